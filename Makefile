@@ -1,0 +1,39 @@
+# hwreg: all set-up lives here. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.hwreg-installed
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
+DEMO   ?= runs/demo
+DATA   ?= data/default
+
+.PHONY: install test lint demo bench clean
+
+install: $(STAMP)
+
+# Re-runs only when a requirements file or pyproject.toml changed.
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/base.txt requirements/dev.txt requirements/nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -c requirements/constraints.txt -r requirements/base.txt -r requirements/dev.txt
+	$(PIP) --no-deps -r requirements/nodeps.txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@
+
+test: install
+	$(BIN)/ruff check hwreg tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check hwreg tests benchmarks
+
+$(DATA)/hwreg_dataset.json: | $(STAMP)
+	$(BIN)/hwreg data prepare --out $(DATA) --force
+
+demo: install $(DATA)/hwreg_dataset.json
+	$(BIN)/hwreg data check $(DATA)
+
+bench: install
+	$(BIN)/python benchmarks/bench_data.py --out benchmarks/results/data.json
+
+clean:
+	rm -rf $(VENV) runs build .pytest_cache .ruff_cache

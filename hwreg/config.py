@@ -1,0 +1,227 @@
+"""Typed, strict run configuration.
+
+Every run is described by one dataclass tree that round-trips through YAML. Loading is strict:
+an unknown key is refused with its dotted name, a value of the wrong type names the key, the
+expected type and the value, and relative paths are resolved against the config file's folder.
+Choices are ``str`` Enums so that YAML holds plain strings.
+
+Later stages add their own sections to :class:`RunConfig`; this module holds the machinery and the
+data section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from hwreg.errors import ConfigError
+
+T = TypeVar("T")
+
+#: The 32 IBSR/CMA label ids of the IBSR_18 manual segmentations (and the deepmriprep atlas).
+IBSR_LABEL_IDS: tuple[int, ...] = (
+    2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 24, 26, 28,
+    41, 42, 43, 44, 46, 47, 49, 50, 51, 52, 53, 54, 58, 60,
+)  # fmt: skip
+
+
+class Layout(enum.StrEnum):
+    """How subjects are found in a dataset folder."""
+
+    default = "default"  #: the embedded default data, generated on the fly (no folder needed)
+    ibsr = "ibsr"  #: IBSR_18 as distributed: IBSR_XX/IBSR_XX_ana[_strip].nii.gz + _seg_ana
+    glob = "glob"  #: image/label pairs matched by two globs (``image_glob``, ``label_glob``)
+
+
+class GridCentre(enum.StrEnum):
+    """Where the model grid is centred in each volume's world space."""
+
+    mass = "mass"  #: the intensity centre of mass (a free translation pre-alignment)
+    fov = "fov"  #: the centre of the field of view
+
+
+@dataclass
+class DataConfig:
+    """Where the subjects come from and how they are put on the model grid."""
+
+    #: Dataset folder. ``None`` with layout ``default`` uses the embedded default data.
+    root: Path | None = None
+    #: How subjects are found in ``root``.
+    layout: Layout = Layout.ibsr
+    #: Glob (relative to ``root``) of the images, layout ``glob`` only; ``*`` parts name a subject.
+    image_glob: str = "*/aligned_norm.nii.gz"
+    #: Glob of the label maps, layout ``glob`` only; matched to images by their ``*`` parts.
+    label_glob: str = "*/aligned_seg35.nii.gz"
+    #: Model grid shape (D, H, W) in voxels; each axis divisible by 2**(network depth).
+    grid_shape: tuple[int, int, int] = (80, 96, 80)
+    #: Model grid spacing in mm (isotropic).
+    grid_spacing: float = 2.0
+    #: Where the model grid is centred in each volume.
+    grid_centre: GridCentre = GridCentre.mass
+    #: Label ids kept (others become background), in this order; ``None`` = the 32 IBSR ids.
+    label_ids: list[int] | None = None
+    #: Subjects used for training; the rest (up to ``n_test``) are held out.
+    n_train: int = 13
+    #: Held-out subjects for evaluation.
+    n_test: int = 5
+    #: Seed of the train/test split and of pair sampling.
+    seed: int = 0
+
+    def resolved_label_ids(self) -> tuple[int, ...]:
+        """The label ids in use (the 32 IBSR ids when ``label_ids`` is unset)."""
+        return tuple(self.label_ids) if self.label_ids else IBSR_LABEL_IDS
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str, base: Path | None) -> Any:
+    """Convert a YAML value to the annotated type ``tp`` or raise ConfigError naming ``key``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, key, base)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: invalid value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _from_dict(tp, value, base, prefix=f"{key}.")
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
+            return tuple(_convert(v, a, key, base) for v, a in zip(value, args, strict=True))
+        item = args[0] if args else Any
+        items = [_convert(v, item, key, base) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in tp)
+            raise ConfigError(f"{key}: {value!r} is not one of {choices}") from None
+    if tp is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() or base is None else (base / path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{key}: unsupported type {_type_name(tp)}")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], base: Path | None, prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key '{prefix}{unknown[0]}'")
+    kwargs = {k: _convert(v, hints[k], f"{prefix}{k}", base) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def from_dict(cls: type[T], data: dict[str, Any] | None, base: Path | None = None) -> T:
+    """Build the dataclass ``cls`` from a plain dict, strictly (see module docstring)."""
+    return _from_dict(cls, data or {}, base)
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain YAML-able form of a config dataclass tree (Enums as strings, paths as strings)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def load_yaml(cls: type[T], path: str | Path) -> T:
+    """Load a config of type ``cls`` from a YAML file; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: invalid YAML{where}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        return from_dict(cls, data, base=path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def dump_yaml(obj: Any, path: str | Path) -> None:
+    """Write a config dataclass tree as YAML."""
+    Path(path).write_text(yaml.safe_dump(to_dict(obj), sort_keys=False))
+
+
+def replace_field(obj: T, **changes: Any) -> T:
+    """``dataclasses.replace`` with a typed signature."""
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+
+
+__all__ = [
+    "IBSR_LABEL_IDS",
+    "DataConfig",
+    "GridCentre",
+    "Layout",
+    "dump_yaml",
+    "field",
+    "from_dict",
+    "load_yaml",
+    "replace_field",
+    "to_dict",
+]

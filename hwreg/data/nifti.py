@@ -1,0 +1,151 @@
+"""NIfTI input/output with the checks users need.
+
+Contract: every volume that enters hwreg goes through :func:`load_image` or :func:`load_labels`.
+They return a :class:`Volume` in canonical RAS+ orientation (``nibabel.as_closest_canonical``), with
+the voxel spacing in mm read from the header, a singleton 4th dimension squeezed (IBSR stores
+(256, 128, 256, 1)), and every fault (missing, unreadable or truncated file, 2D or real 4D data,
+NaN/Inf, non-integer labels) raised as :class:`~hwreg.errors.DataError` naming the file.
+Arrays are indexed (x, y, z) = (R, A, S): array axis 0 grows to the right, 1 anteriorly, 2
+superiorly; hwreg's tensors use the same axes as (D, H, W).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from hwreg.errors import DataError, UserError
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A 3D volume in canonical RAS+ orientation.
+
+    ``data``: (X, Y, Z) array (float32 images, int32 label maps); ``affine``: 4x4 voxel -> world
+    (mm); ``path``: where it came from (for messages), or ``None`` when made in memory.
+    """
+
+    data: np.ndarray
+    affine: np.ndarray
+    path: Path | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Array shape (X, Y, Z)."""
+        return tuple(int(s) for s in self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size in mm along the three array axes (column norms of the affine)."""
+        cols = np.linalg.norm(self.affine[:3, :3], axis=0)
+        return tuple(float(c) for c in cols)  # type: ignore[return-value]
+
+
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError)
+
+
+def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
+    """Read a NIfTI file as (array in RAS+, affine, path); checks dims, not values."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found")
+    if path.is_dir():
+        raise DataError(path, "is a folder, expected a NIfTI file")
+    try:
+        img = nib.load(str(path))
+    except _READ_ERRORS as exc:
+        raise DataError(path, f"not a readable NIfTI file ({_short(exc)})") from None
+    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise DataError(path, f"not a NIfTI image (nibabel read it as {type(img).__name__})")
+    shape = img.shape
+    if len(shape) == 4 and shape[3] == 1:
+        img = img.slicer[..., 0]
+    elif len(shape) != 3:
+        raise DataError(path, f"expected a 3D volume, got shape {tuple(shape)}")
+    if min(img.shape) < 1:
+        raise DataError(path, f"empty volume of shape {img.shape}")
+    try:
+        img = nib.as_closest_canonical(img)
+        data = np.asanyarray(img.dataobj)
+    except _READ_ERRORS as exc:
+        raise DataError(path, f"truncated or corrupt data ({_short(exc)})") from None
+    return np.asarray(data), img.affine.astype(np.float64), path
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def load_image(path: str | Path) -> Volume:
+    """Load a 3D intensity image as float32 in RAS+; NaN/Inf refused."""
+    data, affine, path = _read(path)
+    data = data.astype(np.float32, copy=False)
+    if not np.isfinite(data).all():
+        n_bad = int((~np.isfinite(data)).sum())
+        raise DataError(path, f"contains {n_bad} NaN/Inf voxels")
+    return Volume(data, affine, path)
+
+
+def load_labels(path: str | Path) -> Volume:
+    """Load a 3D integer label map as int32 in RAS+; non-integer or negative values refused."""
+    data, affine, path = _read(path)
+    if not np.issubdtype(data.dtype, np.integer):
+        data = data.astype(np.float64, copy=False)
+        if not np.isfinite(data).all():
+            raise DataError(path, "label map contains NaN/Inf voxels")
+        if not np.array_equal(data, np.round(data)):
+            raise DataError(path, "label map has non-integer values")
+    if data.size and data.min() < 0:
+        raise DataError(path, f"label map has negative id {int(data.min())}")
+    return Volume(data.astype(np.int32), affine, path)
+
+
+def check_pair(image: Volume, labels: Volume, atol: float = 1e-3) -> None:
+    """Refuse an image/label-map pair whose shapes or affines differ (names the label file)."""
+    where = labels.path or "label map"
+    if image.shape != labels.shape:
+        raise DataError(where, f"shape {labels.shape} does not match image shape {image.shape}")
+    if not np.allclose(image.affine, labels.affine, atol=atol):
+        raise DataError(where, "affine does not match the image's affine")
+
+
+def save_nifti(
+    data: np.ndarray, affine: np.ndarray, path: str | Path, dtype: np.dtype | type | None = None
+) -> Path:
+    """Write ``data`` atomically (temp file + rename), so no half-written file is ever left.
+
+    The folder must exist. ``dtype`` sets the on-disk type (default: the array's).
+    """
+    path = Path(path)
+    arr = np.asarray(data if dtype is None else data.astype(dtype))
+    img = nib.Nifti1Image(arr, affine)
+    img.header.set_data_dtype(arr.dtype)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        nib.save(img, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a dataset is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def require_absent(paths: list[Path], force: bool) -> None:
+    """Refuse to overwrite existing user files unless ``force`` (the ``--force`` flag)."""
+    if force:
+        return
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        raise UserError(f"{existing[0]}: exists; pass --force to overwrite")

@@ -1,0 +1,48 @@
+"""Shared fixtures: tiny NIfTI datasets written under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+
+def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray | None = None) -> Path:
+    """Write ``data`` as NIfTI (plain nibabel, independent of hwreg's writer)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(data, np.eye(4) if affine is None else affine), str(path))
+    return path
+
+
+def blob_subject(shape: tuple[int, int, int], shift: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A tiny image with two labelled boxes (ids 2 and 41) offset by ``shift`` voxels."""
+    img = rng.uniform(0, 10, shape).astype(np.float32)
+    lab = np.zeros(shape, dtype=np.uint8)
+    x, y, z = (s // 4 for s in shape)
+    lab[x + shift:2 * x + shift, y:3 * y, z:3 * z] = 2
+    lab[2 * x + shift:3 * x + shift, y:3 * y, z:3 * z] = 41
+    img[lab > 0] += 100
+    return img, lab
+
+
+@pytest.fixture
+def ibsr_dataset(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: a tiny IBSR_18-layout dataset; 4D (X,Y,Z,1) storage like the real IBSR."""
+
+    def make(n: int = 4, shape: tuple[int, int, int] = (16, 12, 16),
+             affine: np.ndarray | None = None) -> Path:
+        root = tmp_path / "ibsr"
+        rng = np.random.default_rng(0)
+        aff = np.diag([1.0, 1.5, 1.0, 1.0]) if affine is None else affine
+        for i in range(n):
+            sid = f"IBSR_{i + 1:02d}"
+            img, lab = blob_subject(shape, i % 2, rng)
+            write_nifti(root / sid / f"{sid}_ana_strip.nii.gz", img[..., None], aff)
+            write_nifti(root / sid / f"{sid}_seg_ana.nii.gz", lab[..., None], aff)
+        return root
+
+    return make

@@ -1,0 +1,182 @@
+"""``hwreg export``, ``hwreg build``, ``hwreg emulate``: thin shells over the in-memory API.
+
+``--model`` is a checkpoint (``model.pt``: ``{"config": {..., "model": {...}}, "state_dict"}``)
+or ``random:<preset>:w<W>a<A>[:h<head_level>]`` (an untrained model with a non-trivial head,
+for trying the flow). ``--grid D H W`` defaults to the checkpoint's ``data.grid_shape``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from hwreg.errors import UserError
+
+_RANDOM = re.compile(r"^random:(\w+):w(\d)a(\d)(?::h([01]))?$")
+
+
+def random_model(preset: str, weight_bits: int, act_bits: int, head_level: int = 0,
+                 seed: int = 0, grid: tuple[int, int, int] = (8, 8, 8)) -> Any:
+    """An untrained quantised RegNet with a perturbed head and calibrated activation scales."""
+    import torch
+
+    from hwreg.model import ModelConfig, build_model
+
+    torch.manual_seed(seed)
+    model = build_model(ModelConfig(preset=preset, weight_bits=weight_bits,  # type: ignore[arg-type]
+                                    act_bits=act_bits, head_level=head_level))
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):  # let the activation quantisers see data
+            model.core(torch.rand(1, 2, *grid))
+    return model.eval()
+
+
+def load_model_spec(spec: str) -> tuple[Any, tuple[int, int, int] | None]:
+    """The model named by ``spec`` and the grid its run config names (or None)."""
+    m = _RANDOM.match(spec)
+    if m:
+        return random_model(m.group(1), int(m.group(2)), int(m.group(3)),
+                            int(m.group(4) or 0)), None
+    path = Path(spec)
+    if not path.is_file():
+        raise UserError(f"{spec}: no such checkpoint (or use random:<preset>:w4a4[:h1])")
+    import torch
+
+    from hwreg.config import from_dict
+    from hwreg.model import ModelConfig, build_model
+
+    try:
+        ckpt = torch.load(path, weights_only=True, map_location="cpu")
+        model_cfg = from_dict(ModelConfig, ckpt["config"]["model"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise UserError(f"{path}: not a hwreg checkpoint ({exc})") from None
+    model = build_model(model_cfg)
+    model.load_state_dict(ckpt["state_dict"])
+    grid = ckpt["config"].get("data", {}).get("grid_shape")
+    return model.eval(), (tuple(int(v) for v in grid) if grid else None)  # type: ignore[return-value]
+
+
+def _grid(args: argparse.Namespace, found: tuple[int, int, int] | None) -> tuple[int, int, int]:
+    grid = tuple(args.grid) if args.grid else found
+    if grid is None:
+        raise UserError("--grid D H W is needed (the model names no data.grid_shape)")
+    return grid  # type: ignore[return-value]
+
+
+def _export(args: argparse.Namespace) -> int:
+    from hwreg.export import export_checked
+
+    model, found = load_model_spec(args.model)
+    path, _ = export_checked(model, _grid(args, found), args.out)
+    print(f"wrote {path} (QONNX execution = Brevitas, max abs diff 0)")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from hwreg.compile.boards import Board
+    from hwreg.compile.config import BuildConfig
+    from hwreg.compile.steps import build
+    from hwreg.config import load_yaml, replace_field
+    from hwreg.export import export_checked
+
+    out = Path(args.out)
+    cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
+    changes: dict[str, Any] = {"board": Board(args.board)}
+    if args.target_fps is not None:
+        changes["target_fps"] = args.target_fps
+    if args.folding_config is not None:
+        changes["folding_config"] = Path(args.folding_config)
+    if not args.from_step:
+        model, found = load_model_spec(args.model)
+        changes["grid_shape"] = _grid(args, found)
+        cfg = replace_field(cfg, **changes)
+        out.mkdir(parents=True, exist_ok=True)
+        export_checked(model, cfg.grid_shape, out / "export.onnx")
+    else:
+        saved = out / "build_config.yaml"
+        if not saved.is_file():
+            raise UserError(f"{saved}: not found; cannot resume")
+        cfg = replace_field(load_yaml(BuildConfig, saved), **changes)
+    build(out / "export.onnx", cfg, out, from_step=args.from_step, to_step=args.to_step)
+    perf = out / "report" / "estimate_network_performance.json"
+    if perf.is_file():
+        r = json.loads(perf.read_text())
+        print(f"{out}: {r['estimated_pairs_per_s']:.1f} pairs/s at {r['clock_MHz']:.0f} MHz, "
+              f"fits {cfg.board.value}: {r['fits']} (report/estimates.md)")
+    return 0
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from hwreg.emulate import emulate, random_pairs
+    from hwreg.export import check_exportable
+
+    model, _ = load_model_spec(args.model)
+    build_dir = Path(args.build)
+    cfg_path = build_dir / "build_config.yaml"
+    if not cfg_path.is_file():
+        raise UserError(f"{cfg_path}: not found; is {build_dir} a hwreg build?")
+    from hwreg.compile.config import BuildConfig
+    from hwreg.config import load_yaml
+
+    grid = load_yaml(BuildConfig, cfg_path).grid_shape
+    check_exportable(model, grid)
+    result = emulate(model, build_dir, random_pairs(grid, args.pairs, args.seed), args.out)
+    for level, r in result["levels"].items():
+        print(f"{level}: max abs diff vs L1 {r['max_abs_diff_vs_L1']}, "
+              f"{r['time_s_per_pair'] * 1e3:.1f} ms/pair")
+    if not result["exact"]:
+        print(f"MISMATCH: first differing layer: {result['first_mismatch']}")
+        return 1
+    print(f"{result['pairs']} pairs: L1 = L2 = L3 exactly; wrote {Path(args.out)}/emulation.json")
+    return 0
+
+
+def add_commands(stages: Any) -> None:
+    """Add ``export``, ``build`` and ``emulate`` to the ``hwreg`` subparsers object."""
+    from hwreg.compile.boards import Board
+    from hwreg.compile.steps import STEP_NAMES
+
+    def model_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", required=True,
+                       help="checkpoint model.pt, or random:<preset>:w<W>a<A>[:h<0|1>]")
+        p.add_argument("--grid", type=int, nargs=3, metavar=("D", "H", "W"),
+                       help="input grid (default: the checkpoint's data.grid_shape)")
+
+    exp = stages.add_parser("export", help="Brevitas model -> QONNX, checked by execution",
+                            description="Export RegNet.core as QONNX and check that qonnx "
+                                        "execution equals Brevitas on integer inputs.")
+    model_args(exp)
+    exp.add_argument("--out", required=True, type=Path, help="output .onnx file")
+    exp.set_defaults(handler=_export)
+
+    bld = stages.add_parser("build", help="compile with FINN: HW layers, folding, estimates",
+                            description="FINN-builder-style build; steps: "
+                                        + ", ".join(STEP_NAMES))
+    model_args(bld)
+    bld.add_argument("--board", choices=[b.value for b in Board], default=Board.zcu104.value)
+    bld.add_argument("--target-fps", type=float, help="pairs/s to fold for (default 100)")
+    bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
+    bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
+    bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
+    bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
+    bld.add_argument("--out", required=True, type=Path, help="build folder")
+    bld.set_defaults(handler=_build)
+
+    emu = stages.add_parser("emulate", help="bit-exact L1/L2/L3 emulation of a build",
+                            description="Compare Brevitas (L1), QONNX (L2) and the FINN HW "
+                                        "graph in Python (L3) on random volumes; exit 1 on "
+                                        "any difference.")
+    emu.add_argument("--model", required=True, help="the model the build was made from")
+    emu.add_argument("--build", required=True, type=Path, help="build folder")
+    emu.add_argument("--pairs", type=int, default=4, help="random volume pairs (default 4)")
+    emu.add_argument("--seed", type=int, default=0)
+    emu.add_argument("--out", required=True, type=Path, help="output folder")
+    emu.set_defaults(handler=_emulate)
+
+
+__all__ = ["add_commands", "load_model_spec", "random_model"]

@@ -1,0 +1,47 @@
+"""The typed configuration of one ``hwreg build`` (saved as ``BUILD/build_config.yaml``)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwreg.compile.boards import Board
+
+
+class RamStyle(enum.StrEnum):
+    """Memory primitive for the sliding-window and upsample buffers (FINN's ``ram_style``)."""
+
+    auto = "auto"
+    block = "block"
+    distributed = "distributed"
+    ultra = "ultra"
+
+
+@dataclass
+class BuildConfig:
+    """One build: board, throughput target, input grid and what to generate."""
+
+    #: Target board (FPGA part and capacity).
+    board: Board = Board.zcu104
+    #: Target throughput in volume pairs per second; folding meets it where possible.
+    target_fps: float = 100.0
+    #: Clock period in ns (5.0 = 200 MHz).
+    clock_ns: float = 5.0
+    #: Model input grid (D, H, W) in voxels; must match the exported QONNX file.
+    grid_shape: tuple[int, int, int] = (48, 64, 48)
+    #: Buffer memory of the 3D sliding-window and upsample ops.
+    ram_style: RamStyle = RamStyle.auto
+    #: A folding config JSON (FINN ``ApplyConfig`` format) used instead of automatic folding.
+    folding_config: Path | None = None
+    #: Write RTL/HLS sources FINN can generate without Vivado (step ``step_generate_hdl``).
+    generate_hdl: bool = True
+
+    @property
+    def clock_hz(self) -> float:
+        """Clock frequency in Hz."""
+        return 1e9 / self.clock_ns
+
+    def target_cycles(self) -> int:
+        """Cycles per pair that meet ``target_fps`` at the clock."""
+        return int(self.clock_hz / self.target_fps)

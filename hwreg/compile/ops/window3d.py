@@ -1,0 +1,184 @@
+"""3D sliding-window generator (the im2col of a Conv3d) as a FINN hardware op.
+
+Streams: input ``(D*H*W, C)`` (one NDHWC volume, pixels in D, H, W order, channels fastest);
+output ``(OD*OH*OW, K*K*K*C)``: one row per output voxel holding its window in (kd, kh, kw, c)
+order, c fastest, so that the following MVAU's weight matrix is ``W[co, ci, kd, kh, kw]``
+transposed to ``(kd, kh, kw, ci, co)`` and reshaped to ``(K**3 * C, C_out)``. Zero padding
+(``Pad`` voxels on each side of each axis) and stride are done inside the generator.
+
+Folding: ``SIMD`` elements leave per cycle. ``SIMD`` divides ``C`` (channel folding), or is
+``C * m`` with ``m`` dividing ``K**3`` (``m`` window positions per cycle, FINN's
+``parallel_window``). The buffer holds ``(K-1)`` whole planes plus ``(K-1)`` rows plus ``K``
+pixels, the 3D analogue of FINN's line buffer.
+
+Not named ``Im2Col``: FINN's ``InferConvInpGen`` matches that op type in any domain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from finn.custom_op.fpgadataflow import register_custom_op
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from qonnx.core.datatype import DataType
+
+from hwreg.compile.ops.common import CONTROL_LUTS, divisors, memory_cost
+
+
+def out_dim(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Output size of one axis of a padded, strided window."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def im2col3d(x: np.ndarray, dims: tuple[int, int, int], channels: int, kernel: int,
+             stride: int, pad: int) -> np.ndarray:
+    """Reference 3D im2col: ``x`` (D*H*W, C) NDHWC -> (OD*OH*OW, K**3 * C), window (kd,kh,kw,c)."""
+    d, h, w = dims
+    v = x.reshape(d, h, w, channels)
+    vp = np.pad(v, ((pad, pad), (pad, pad), (pad, pad), (0, 0)))
+    od, oh, ow = (out_dim(n, kernel, stride, pad) for n in dims)
+    cols = np.empty((od, oh, ow, kernel, kernel, kernel, channels), dtype=x.dtype)
+    for kd in range(kernel):
+        for kh in range(kernel):
+            for kw in range(kernel):
+                cols[:, :, :, kd, kh, kw, :] = vp[kd:kd + stride * od:stride,
+                                                  kh:kh + stride * oh:stride,
+                                                  kw:kw + stride * ow:stride, :]
+    return cols.reshape(od * oh * ow, kernel ** 3 * channels)
+
+
+@register_custom_op
+class ConvolutionInputGenerator3D_hwreg(HWCustomOp):
+    """3D sliding-window generator; see the module docstring."""
+
+    def get_nodeattr_types(self) -> dict[str, Any]:
+        attrs = {
+            "ConvKernelDim": ("ints", True, []),  # (K_D, K_H, K_W), all equal
+            "IFMChannels": ("i", True, 0),
+            "IFMDim": ("ints", True, []),  # (D, H, W)
+            "Stride": ("ints", True, []),  # (S_D, S_H, S_W), all equal
+            "Pad": ("ints", True, []),  # symmetric zero padding per axis, all equal
+            "SIMD": ("i", False, 1),
+            "inputDataType": ("s", True, ""),
+            "outputDataType": ("s", False, ""),
+            "ram_style": ("s", False, "auto", {"auto", "block", "distributed", "ultra"}),
+        }
+        attrs.update(super().get_nodeattr_types())
+        return attrs
+
+    # -- geometry ------------------------------------------------------------------------------
+    def _geom(self) -> tuple[tuple[int, int, int], int, int, int, int]:
+        dims = tuple(int(v) for v in self.get_nodeattr("IFMDim"))
+        k = int(self.get_nodeattr("ConvKernelDim")[0])
+        s = int(self.get_nodeattr("Stride")[0])
+        p = int(self.get_nodeattr("Pad")[0])
+        return dims, int(self.get_nodeattr("IFMChannels")), k, s, p  # type: ignore[return-value]
+
+    def get_ofm_dim(self) -> tuple[int, int, int]:
+        """Output grid (OD, OH, OW)."""
+        dims, _, k, s, p = self._geom()
+        return tuple(out_dim(n, k, s, p) for n in dims)  # type: ignore[return-value]
+
+    def legal_simd(self) -> list[int]:
+        """SIMD values this op supports (see module docstring), ascending."""
+        _, c, k, _, _ = self._geom()
+        return sorted(set(divisors(c)) | {c * m for m in divisors(k ** 3)})
+
+    def _in_simd(self) -> int:
+        return min(int(self.get_nodeattr("SIMD")), self._geom()[1])
+
+    def get_normal_input_shape(self, ind: int = 0) -> tuple[int, int]:
+        dims, c, _, _, _ = self._geom()
+        return (int(np.prod(dims)), c)
+
+    def get_normal_output_shape(self, ind: int = 0) -> tuple[int, int]:
+        _, c, k, _, _ = self._geom()
+        return (int(np.prod(self.get_ofm_dim())), k ** 3 * c)
+
+    def get_folded_input_shape(self, ind: int = 0) -> tuple[int, int, int]:
+        n, c = self.get_normal_input_shape()
+        si = self._in_simd()
+        return (n, c // si, si)
+
+    def get_folded_output_shape(self, ind: int = 0) -> tuple[int, int, int]:
+        n, cols = self.get_normal_output_shape()
+        simd = int(self.get_nodeattr("SIMD"))
+        return (n, cols // simd, simd)
+
+    def get_number_output_values(self) -> int:
+        return int(np.prod(self.get_folded_output_shape()[:-1]))
+
+    # -- datatypes and streams ----------------------------------------------------------------
+    def get_input_datatype(self, ind: int = 0) -> Any:
+        return DataType[self.get_nodeattr("inputDataType")]
+
+    def get_output_datatype(self, ind: int = 0) -> Any:
+        return self.get_input_datatype()
+
+    def get_instream_width(self, ind: int = 0) -> int:
+        return self._in_simd() * self.get_input_datatype().bitwidth()
+
+    def get_outstream_width(self, ind: int = 0) -> int:
+        return int(self.get_nodeattr("SIMD")) * self.get_output_datatype().bitwidth()
+
+    def infer_node_datatype(self, model: Any) -> None:
+        idt = model.get_tensor_datatype(self.onnx_node.input[0])
+        self.set_nodeattr("inputDataType", idt.name)
+        self.set_nodeattr("outputDataType", idt.name)
+        model.set_tensor_datatype(self.onnx_node.output[0], idt)
+
+    def verify_node(self) -> list[str]:
+        msgs = []
+        simd = int(self.get_nodeattr("SIMD"))
+        if simd not in self.legal_simd():
+            msgs.append(f"SIMD {simd} is not one of {self.legal_simd()}")
+        k = self.get_nodeattr("ConvKernelDim")
+        if len(set(k)) != 1 or len(set(self.get_nodeattr("Stride"))) != 1:
+            msgs.append("only cubic kernels and equal strides are supported")
+        return msgs
+
+    # -- execution ----------------------------------------------------------------------------
+    def execute_node(self, context: dict[str, np.ndarray], graph: Any) -> None:
+        dims, c, k, s, p = self._geom()
+        x = context[self.onnx_node.input[0]]
+        context[self.onnx_node.output[0]] = im2col3d(x, dims, c, k, s, p).astype(np.float32)
+
+    # -- cycles and resources -----------------------------------------------------------------
+    def get_exp_cycles(self) -> int:
+        n_in, c = self.get_normal_input_shape()
+        read = n_in * c // self._in_simd()
+        return int(max(read, self.get_number_output_values()))
+
+    def _buffer(self) -> tuple[int, int]:
+        """(width_bits, depth) of the window buffer, organised as one word per input beat."""
+        (_, h, w), c, k, _, p = self._geom()
+        hp, wp = h + 2 * p, w + 2 * p
+        pixels = (k - 1) * hp * wp + (k - 1) * wp + k
+        si = self._in_simd()
+        return si * self.get_input_datatype().bitwidth(), pixels * (c // si)
+
+    def _banks(self) -> int:
+        # m window positions per cycle need m read ports; a BRAM has two
+        simd, c = int(self.get_nodeattr("SIMD")), self._geom()[1]
+        return max(1, -(-(simd // c) // 2)) if simd > c else 1
+
+    def bram_estimation(self, fpgapart: str) -> int:
+        width, depth = self._buffer()
+        style = str(self.get_nodeattr("ram_style"))
+        return memory_cost(width, depth, style)["BRAM_18K"] * self._banks()
+
+    def uram_estimation(self, fpgapart: str) -> int:
+        width, depth = self._buffer()
+        style = str(self.get_nodeattr("ram_style"))
+        return memory_cost(width, depth, style)["URAM"] * self._banks()
+
+    def lut_estimation(self, fpgapart: str) -> int:
+        width, depth = self._buffer()
+        style = str(self.get_nodeattr("ram_style"))
+        mem = memory_cost(width, depth, style)["LUT"] * self._banks()
+        # output multiplexing: one mux input per output bit per bank
+        return CONTROL_LUTS + 2 * self.get_outstream_width() * self._banks() + mem
+
+    def dsp_estimation(self, fpgapart: str) -> int:
+        return 0

@@ -1,0 +1,184 @@
+"""The build: an ordered list of named steps ``step_x(model, cfg, build_dir) -> model``.
+
+Each step's output is saved as ``BUILD/intermediate_models/<step>.onnx`` and its wall time in
+``BUILD/time_per_step.json``; a build resumes from any step (``from_step``) by loading the model
+the previous step saved. Steps that need Vivado come last and are skipped, with one message,
+when ``vivado`` is not on PATH. The config is saved as ``BUILD/build_config.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.fold_constants import FoldConstants
+from qonnx.transformation.general import GiveUniqueNodeNames
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+import hwreg.compile  # noqa: F401  (registers the 3D ops with FINN)
+from hwreg.compile.boards import board_info
+from hwreg.compile.config import BuildConfig
+from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
+from hwreg.compile.folding import FoldToCycles, folding_config
+from hwreg.compile.lower import LowerToIntegerNDHWC
+from hwreg.config import dump_yaml
+from hwreg.errors import UserError
+
+Step = Callable[[ModelWrapper, BuildConfig, Path], ModelWrapper]
+HW_DOMAIN = "finn.custom_op.fpgadataflow"
+VIVADO_MESSAGE = ("vivado not on PATH: skipping HLS synthesis, stitched IP and bitfile "
+                  "(everything before them ran)")
+
+
+def finn_settings() -> None:
+    """Initialise FINN's global settings once (FINN needs them outside its own CLI)."""
+    from finn.util import settings
+
+    if settings._SETTINGS is None:
+        settings.initialize_dummy_settings()
+
+
+def step_tidy(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
+    """qonnx clean-up: shapes, constant folding, unique names, datatypes."""
+    model = model.transform(InferShapes()).transform(FoldConstants())
+    return model.transform(GiveUniqueNodeNames()).transform(InferDataTypes())
+
+
+def step_lower_to_integer(model: ModelWrapper, cfg: BuildConfig,
+                          build_dir: Path) -> ModelWrapper:
+    """Conv3d -> 3D im2col + MatMul, quantisers -> integer thresholds, NDHWC streams."""
+    shape = model.get_tensor_shape(model.graph.input[0].name)
+    if tuple(shape[2:]) != tuple(cfg.grid_shape):
+        raise UserError(f"the model was exported for grid {tuple(shape[2:])}, the build config "
+                        f"says {tuple(cfg.grid_shape)}")
+    return model.transform(LowerToIntegerNDHWC())
+
+
+def step_convert_to_hw(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
+    """FINN's HW inference (MVAU with thresholds, ElementwiseAdd, DuplicateStreams), accumulator
+    minimisation; checks that only hardware layers remain."""
+    finn_settings()
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
+        InferDuplicateStreamsLayer,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
+        InferQuantizedMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
+        InferThresholdingLayer,
+    )
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import (
+        MinimizeAccumulatorWidth,
+    )
+
+    model = model.transform(InferQuantizedMatrixVectorActivation())
+    model = model.transform(InferThresholdingLayer())
+    model = model.transform(InferElementwiseBinaryOperation())
+    model = model.transform(InferDuplicateStreamsLayer())
+    model = model.transform(GiveUniqueNodeNames())
+    model = model.transform(MinimizeAccumulatorWidth()).transform(InferDataTypes())
+    other = [f"{n.name} ({n.op_type})" for n in model.graph.node if n.domain != HW_DOMAIN]
+    if other:
+        raise UserError(f"non-hardware layers left after conversion: {', '.join(other)}")
+    return model
+
+
+def step_set_folding(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
+    """Fold to the target throughput (or apply ``cfg.folding_config``); writes
+    ``BUILD/folding_config.json``."""
+    if cfg.folding_config is not None:
+        from finn.transformation.general import ApplyConfig
+
+        if not Path(cfg.folding_config).is_file():
+            raise UserError(f"{cfg.folding_config}: folding config not found")
+        model = model.transform(ApplyConfig(str(cfg.folding_config)))
+    else:
+        model = model.transform(FoldToCycles(cfg.target_cycles(), cfg.ram_style.value))
+    (build_dir / "folding_config.json").write_text(json.dumps(folding_config(model), indent=2))
+    return model
+
+
+def step_estimates(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
+    """Per-layer resources and cycles, totals vs the board, pairs/s: ``BUILD/report/``."""
+    board = board_info(cfg.board)
+    layers = layer_estimates(model, board.part)
+    report = network_report(layers, board, cfg.clock_hz)
+    report["target_fps"] = cfg.target_fps
+    rep = build_dir / "report"
+    rep.mkdir(exist_ok=True)
+    (rep / "estimate_layer_resources_cycles.json").write_text(json.dumps(layers, indent=2))
+    (rep / "estimate_network_performance.json").write_text(json.dumps(report, indent=2))
+    (rep / "estimates.md").write_text(markdown_summary(layers, report))
+    return model
+
+
+def step_generate_hdl(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
+    """RTL/HLS sources FINN generates without Vivado: ``BUILD/hdl/`` + ``hdl_report.json``."""
+    if cfg.generate_hdl:
+        from hwreg.compile.codegen import generate_sources
+
+        generate_sources(model, board_info(cfg.board).part, cfg.clock_ns, build_dir / "hdl")
+    return model
+
+
+def step_vivado_synthesis(model: ModelWrapper, cfg: BuildConfig,
+                          build_dir: Path) -> ModelWrapper:
+    """HLS synthesis, stitched IP and bitfile: needs Vivado/Vitis on PATH."""
+    if shutil.which("vivado") is None:
+        print(f"hwreg build: {VIVADO_MESSAGE}")
+        return model
+    raise UserError("vivado found, but the 3D ops (ConvolutionInputGenerator3D_hwreg, "
+                    "UpsampleNearest3D_hwreg) have no RTL yet: the stitched-IP/bitfile path "
+                    "cannot run (see hwreg/compile/README_SECTION.md)")
+
+
+STEPS: list[Step] = [step_tidy, step_lower_to_integer, step_convert_to_hw, step_set_folding,
+                     step_estimates, step_generate_hdl, step_vivado_synthesis]
+STEP_NAMES = [s.__name__ for s in STEPS]
+
+
+def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
+          from_step: str | None = None, to_step: str | None = None) -> ModelWrapper:
+    """Run the steps from ``from_step`` (default: the first) to ``to_step`` (default: last)."""
+    build_dir = Path(build_dir)
+    inter = build_dir / "intermediate_models"
+    inter.mkdir(parents=True, exist_ok=True)
+    dump_yaml(cfg, build_dir / "build_config.yaml")
+    for name in (from_step, to_step):
+        if name is not None and name not in STEP_NAMES:
+            raise UserError(f"unknown step '{name}'; steps: {', '.join(STEP_NAMES)}")
+    start = STEP_NAMES.index(from_step) if from_step else 0
+    stop = STEP_NAMES.index(to_step) + 1 if to_step else len(STEPS)
+    if start == 0:
+        model = ModelWrapper(str(qonnx_path))
+    else:
+        prev = inter / f"{STEP_NAMES[start - 1]}.onnx"
+        if not prev.is_file():
+            raise UserError(f"{prev}: not found; cannot resume from {from_step}")
+        model = ModelWrapper(str(prev))
+    times_path = build_dir / "time_per_step.json"
+    times = json.loads(times_path.read_text()) if times_path.is_file() else {}
+    finn_settings()
+    for step in STEPS[start:stop]:
+        t0 = time.perf_counter()
+        model = step(model, cfg, build_dir)
+        times[step.__name__] = time.perf_counter() - t0
+        model.save(str(inter / f"{step.__name__}.onnx"))
+        times_path.write_text(json.dumps(times, indent=2))
+    return model
+
+
+def hw_graph_path(build_dir: str | Path) -> Path:
+    """The HW-layer graph emulated as L3 (after folding, before any specialisation)."""
+    return Path(build_dir) / "intermediate_models" / "step_set_folding.onnx"
+
+
+__all__ = ["STEPS", "STEP_NAMES", "build", "hw_graph_path"]

@@ -1,0 +1,152 @@
+"""Bit-exact emulation across levels (DESIGN.md "Emulation levels").
+
+- L1: the Brevitas model (``RegNet.core``); its integer DDF codes are the golden output;
+- L2: the QONNX export (``BUILD/export.onnx``) executed by qonnx;
+- L3: the FINN hardware-layer graph (``BUILD/intermediate_models/step_set_folding.onnx``,
+  before any specialisation) executed in Python, with the host prologue/epilogue of
+  :mod:`hwreg.compile.layout`.
+
+All levels must give identical integer codes (max abs diff 0). On an L2/L3 mismatch the first
+quantised activation (in graph order) whose integers differ is named; Brevitas has no per-layer
+integer tap, so an L1-only mismatch names the network output.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwreg.errors import UserError
+from hwreg.export import brevitas_codes, output_scale, random_codes
+from hwreg.model import RegNet
+
+#: A source of input pairs: (name, x) with x (1, 2, D, H, W) float in [0, 1], channel 0 fixed.
+Pair = tuple[str, np.ndarray]
+
+
+def random_pairs(grid: tuple[int, int, int], n: int, seed: int = 0) -> Iterator[Pair]:
+    """``n`` random 8-bit volume pairs on ``grid``."""
+    for i in range(n):
+        yield f"random_{i}", random_codes(grid, 1, seed=seed + i)
+
+
+class Levels:
+    """Executes L2 and L3 of one build; see the module docstring."""
+
+    def __init__(self, build_dir: str | Path) -> None:
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        import hwreg.compile  # noqa: F401  (registers the 3D ops)
+        from hwreg.compile.lower import META_OUT_GRID, META_OUT_SCALE, META_TENSOR_MAP
+        from hwreg.compile.steps import finn_settings, hw_graph_path
+
+        build_dir = Path(build_dir)
+        finn_settings()
+        qonnx_path = build_dir / "export.onnx"
+        hw_path = hw_graph_path(build_dir)
+        lowered = build_dir / "intermediate_models" / "step_lower_to_integer.onnx"
+        for p in (qonnx_path, hw_path, lowered):
+            if not p.is_file():
+                raise UserError(f"{p}: not found; run `hwreg build` (through step_set_folding) "
+                                "first")
+        self.qonnx = ModelWrapper(str(qonnx_path))
+        self.hw = ModelWrapper(str(hw_path))
+        low = ModelWrapper(str(lowered))
+        self.scale = float(low.get_metadata_prop(META_OUT_SCALE))
+        self.grid = tuple(int(v) for v in low.get_metadata_prop(META_OUT_GRID).split(","))
+        self.tensor_map: dict[str, str] = json.loads(low.get_metadata_prop(META_TENSOR_MAP))
+        self.act_scales = self._act_scales()
+
+    def _act_scales(self) -> dict[str, float]:
+        out = {}
+        for node in self.qonnx.graph.node:
+            if node.op_type == "Quant" and node.output[0] in self.tensor_map:
+                out[node.output[0]] = float(self.qonnx.get_initializer(node.input[1]))
+        return out
+
+    def l2(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """QONNX execution: integer codes (1, 3, D', H', W') and the full context."""
+        from qonnx.core.onnx_exec import execute_onnx
+
+        g = self.qonnx.graph
+        ctx = execute_onnx(self.qonnx, {g.input[0].name: x}, return_full_exec_context=True)
+        return np.round(ctx[g.output[0].name] / self.scale).astype(np.int64), ctx
+
+    def l3(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """FINN HW-layer graph in Python: integer codes (1, 3, D', H', W') and the context."""
+        from qonnx.core.onnx_exec import execute_onnx
+
+        from hwreg.compile.layout import epilogue, prologue
+
+        g = self.hw.graph
+        ctx = execute_onnx(self.hw, {g.input[0].name: prologue(x)[0]},
+                           return_full_exec_context=True)
+        return epilogue(ctx[g.output[0].name][None], self.grid), ctx  # type: ignore[arg-type]
+
+    def first_mismatch(self, ctx2: dict[str, np.ndarray], ctx3: dict[str, np.ndarray]) -> str:
+        """The first QONNX node whose quantised output differs between L2 and L3."""
+        for node in self.qonnx.graph.node:
+            t = node.output[0]
+            if t not in self.tensor_map or t not in self.act_scales:
+                continue
+            a = np.round(ctx2[t] / self.act_scales[t])  # (1, C, D, H, W) codes
+            b = ctx3[self.tensor_map[t]]  # (D*H*W, C) codes, NDHWC
+            b = b.reshape(*a.shape[2:], a.shape[1]).transpose(3, 0, 1, 2)[None]
+            if not np.array_equal(a, b):
+                return f"{node.name} (output {t}, integer tensor {self.tensor_map[t]})"
+        return "network output"
+
+
+def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
+            out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Run L1, L2, L3 on every pair; returns (and writes ``out_dir/emulation.json``) per level
+    the max abs diff vs L1 and the time per pair, plus the first mismatching layer if any."""
+    levels = Levels(build_dir)
+    if abs(output_scale(model) - levels.scale) > 0:
+        raise UserError(f"the model's output scale {output_scale(model)} differs from the "
+                        f"build's {levels.scale}: --model and --build do not belong together")
+    diff = {"L1": 0, "L2": 0, "L3": 0}
+    secs = {"L1": 0.0, "L2": 0.0, "L3": 0.0}
+    mismatch: str | None = None
+    per_pair = []
+    n = 0
+    for name, x in pairs:
+        t0 = time.perf_counter()
+        c1 = brevitas_codes(model, x)
+        t1 = time.perf_counter()
+        c2, ctx2 = levels.l2(x)
+        t2 = time.perf_counter()
+        c3, ctx3 = levels.l3(x)
+        t3 = time.perf_counter()
+        secs["L1"] += t1 - t0
+        secs["L2"] += t2 - t1
+        secs["L3"] += t3 - t2
+        if c1.shape != c3.shape:
+            raise UserError(f"{name}: L1 shape {c1.shape} vs L3 {c3.shape}: wrong build grid?")
+        d2, d3 = int(np.abs(c2 - c1).max()), int(np.abs(c3 - c1).max())
+        diff["L2"], diff["L3"] = max(diff["L2"], d2), max(diff["L3"], d3)
+        if (d2 or d3) and mismatch is None:
+            mismatch = (levels.first_mismatch(ctx2, ctx3) if not np.array_equal(c2, c3)
+                        else "network output (L1 vs L2/L3)")
+        per_pair.append({"pair": name, "max_abs_diff_L2": d2, "max_abs_diff_L3": d3})
+        n += 1
+    if n == 0:
+        raise UserError("no pairs to emulate")
+    result = {
+        "pairs": n,
+        "levels": {k: {"max_abs_diff_vs_L1": diff[k], "time_s_per_pair": secs[k] / n}
+                   for k in ("L1", "L2", "L3")},
+        "exact": not any(diff.values()),
+        "first_mismatch": mismatch,
+        "per_pair": per_pair,
+    }
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "emulation.json").write_text(json.dumps(result, indent=2))
+    return result

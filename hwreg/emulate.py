@@ -78,14 +78,28 @@ class Levels:
         return np.round(ctx[g.output[0].name] / self.scale).astype(np.int64), ctx
 
     def l3(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """FINN HW-layer graph in Python: integer codes (1, 3, D', H', W') and the context."""
-        from qonnx.core.onnx_exec import execute_onnx
+        """FINN HW-layer graph in Python: integer codes (1, 3, D', H', W') and the context.
+
+        Each node's own ``execute_node`` runs in graph order; every output is then checked
+        against its datatype annotation (integer and in range) instead of qonnx's silent
+        rounding ("sanitising"), which would hide an inexact layer and is slow on large volumes.
+        """
+        from qonnx.core.onnx_exec import execute_node
+        from qonnx.util.basic import get_preferred_qonnx_opset
 
         from hwreg.compile.layout import epilogue, prologue
 
         g = self.hw.graph
-        ctx = execute_onnx(self.hw, {g.input[0].name: prologue(x)[0]},
-                           return_full_exec_context=True)
+        ctx = self.hw.make_empty_exec_context()
+        ctx[g.input[0].name] = prologue(x)[0]
+        for node in g.node:
+            execute_node(node, ctx, g, get_preferred_qonnx_opset())
+            for t in node.output:
+                dt = self.hw.get_tensor_datatype(t)
+                v = ctx[t]
+                if not (np.array_equal(v, np.round(v)) and v.min() >= dt.min()
+                        and v.max() <= dt.max()):
+                    raise AssertionError(f"{node.name}: output {t} leaves its datatype {dt.name}")
         return epilogue(ctx[g.output[0].name][None], self.grid), ctx  # type: ignore[arg-type]
 
     def first_mismatch(self, ctx2: dict[str, np.ndarray], ctx3: dict[str, np.ndarray]) -> str:

@@ -18,6 +18,17 @@ class RamStyle(enum.StrEnum):
     ultra = "ultra"
 
 
+class MvauStyle(enum.StrEnum):
+    """How a conv's matrix product and activation become FINN layers."""
+
+    #: MVAU without activation + a separate Thresholding layer; FINN implements both in RTL
+    #: (SystemVerilog generated without Vivado; the MVAU uses DSPs).
+    rtl = "rtl"
+    #: MVAU with the thresholds inside (one layer, LUT arithmetic); FINN implements it in HLS
+    #: (C++ generated without Vivado; RTL needs vitis_hls).
+    hls = "hls"
+
+
 @dataclass
 class BuildConfig:
     """One build: board, throughput target, input grid and what to generate."""
@@ -30,6 +41,8 @@ class BuildConfig:
     clock_ns: float = 5.0
     #: Model input grid (D, H, W) in voxels; must match the exported QONNX file.
     grid_shape: tuple[int, int, int] = (48, 64, 48)
+    #: MVAU implementation style (see :class:`MvauStyle`).
+    mvau_style: MvauStyle = MvauStyle.rtl
     #: Buffer memory of the 3D sliding-window and upsample ops.
     ram_style: RamStyle = RamStyle.auto
     #: A folding config JSON (FINN ``ApplyConfig`` format) used instead of automatic folding.

@@ -2,9 +2,10 @@
 the board's capacity, throughput at the clock, pipeline balance.
 
 FINN's abstract ``MVAU`` (before ``SpecializeLayers``) leaves LUT/DSP estimates to its HLS/RTL
-subclasses, so FINN nodes are estimated through the class ``SpecializeLayers`` would pick for
-LUT-based arithmetic (``<op>_hls`` where it exists); the project's 3D ops estimate themselves
-(:mod:`hwreg.compile.ops`). Estimates, not synthesis results.
+subclasses, and FINN's analyses look only at specialised nodes, so the reports come from FINN's
+own ``exp_cycles_per_layer`` and ``res_estimation`` on a specialised copy of the graph (the 3D
+ops take part through their ``_rtl`` variants, :mod:`hwreg.compile.ops.backends`). Estimates, not
+synthesis results.
 """
 
 from __future__ import annotations
@@ -13,36 +14,35 @@ import copy
 from typing import Any
 
 from qonnx.core.modelwrapper import ModelWrapper
-from qonnx.custom_op.registry import getCustomOp
 
 from hwreg.compile.boards import BoardInfo
 
 RESOURCES = ("LUT", "BRAM_18K", "URAM", "DSP")
 
 
-def _estimator(node: Any) -> Any:
-    """An op instance whose estimates are complete (HLS variant for FINN ops that have one)."""
-    if node.op_type.endswith("_hwreg"):
-        return getCustomOp(node)
-    import finn.custom_op.fpgadataflow.hls as hls
+def specialised_copy(model: ModelWrapper, part: str) -> ModelWrapper:
+    """A copy of the HW graph after FINN's ``SpecializeLayers`` (node i <-> node i)."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
-    cls = hls.custom_op.get(node.op_type + "_hls")
-    if cls is None:
-        return getCustomOp(node)
-    twin = copy.deepcopy(node)
-    twin.op_type = node.op_type + "_hls"
-    twin.domain = "finn.custom_op.fpgadataflow.hls"
-    return cls(twin)
+    import hwreg.compile.ops.backends  # noqa: F401  (the 3D ops' _rtl variants)
+
+    return copy.deepcopy(model).transform(SpecializeLayers(part))
 
 
 def layer_estimates(model: ModelWrapper, part: str) -> dict[str, dict[str, Any]]:
-    """Per hardware node: op type, resources (LUT, BRAM_18K, URAM, DSP) and expected cycles."""
+    """Per hardware node (abstract name): FINN's ``exp_cycles_per_layer`` and
+    ``res_estimation`` of its specialised variant (``impl``)."""
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    spec = specialised_copy(model, part)
+    cycles = exp_cycles_per_layer(spec)
+    res = res_estimation(spec, part)
     out: dict[str, dict[str, Any]] = {}
-    for node in model.graph.node:
-        est = _estimator(node)
-        res = est.node_res_estimation(part)
-        row = {"op_type": node.op_type, "cycles": int(getCustomOp(node).get_exp_cycles())}
-        row.update({k: round(float(res.get(k, 0))) for k in RESOURCES})
+    for node, twin in zip(model.graph.node, spec.graph.node, strict=True):
+        row: dict[str, Any] = {"op_type": node.op_type, "impl": twin.op_type,
+                               "cycles": int(cycles[twin.name])}
+        row.update({k: round(float(res[twin.name].get(k, 0))) for k in RESOURCES})
         out[node.name] = row
     return out
 

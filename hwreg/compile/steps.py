@@ -22,7 +22,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 import hwreg.compile  # noqa: F401  (registers the 3D ops with FINN)
 from hwreg.compile.boards import board_info
-from hwreg.compile.config import BuildConfig
+from hwreg.compile.config import BuildConfig, MvauStyle
 from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
 from hwreg.compile.folding import FoldToCycles, folding_config
 from hwreg.compile.lower import LowerToIntegerNDHWC
@@ -60,8 +60,8 @@ def step_lower_to_integer(model: ModelWrapper, cfg: BuildConfig,
 
 
 def step_convert_to_hw(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
-    """FINN's HW inference (MVAU with thresholds, ElementwiseAdd, DuplicateStreams), accumulator
-    minimisation; checks that only hardware layers remain."""
+    """FINN's HW inference (MVAU and Thresholding, ElementwiseAdd, DuplicateStreams),
+    accumulator minimisation; checks that only hardware layers remain."""
     finn_settings()
     from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
         InferDuplicateStreamsLayer,
@@ -79,6 +79,9 @@ def step_convert_to_hw(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -
         MinimizeAccumulatorWidth,
     )
 
+    if cfg.mvau_style == MvauStyle.rtl:
+        # thresholds first: the MVAU then has no activation and FINN can implement it in RTL
+        model = model.transform(InferThresholdingLayer())
     model = model.transform(InferQuantizedMatrixVectorActivation())
     model = model.transform(InferThresholdingLayer())
     model = model.transform(InferElementwiseBinaryOperation())

@@ -56,10 +56,11 @@ def test_l1_l2_l3_exact(tiny_build, tmp_path) -> None:
 def test_mismatch_names_first_layer(tiny_build) -> None:
     _, grid, out = tiny_build
     levels = Levels(out)
-    # corrupt the thresholds of the first MVAU of the HW graph
-    mvau = next(n for n in levels.hw.graph.node if n.op_type == "MVAU")
-    thr = levels.hw.get_initializer(mvau.input[2])
-    levels.hw.set_initializer(mvau.input[2], thr + 7)
+    # corrupt the thresholds of the first conv (inside the MVAU or in its Thresholding layer)
+    node = next(n for n in levels.hw.graph.node
+                if n.op_type == "Thresholding" or (n.op_type == "MVAU" and len(n.input) == 3))
+    thr = levels.hw.get_initializer(node.input[-1])
+    levels.hw.set_initializer(node.input[-1], thr + 7)
     x = next(iter(random_pairs(grid, 1)))[1]
     _, ctx2 = levels.l2(x)
     _, ctx3 = levels.l3(x)
@@ -115,6 +116,23 @@ def test_resume_and_folding_json(tiny_build, tmp_path) -> None:
     assert emulate(model, work, random_pairs(grid, 1))["exact"]
     with pytest.raises(UserError, match="unknown step"):
         build(work / "export.onnx", cfg, work, from_step="step_nope")
+
+
+def test_finn_analyses_include_3d_ops(tiny_build) -> None:
+    """FINN's own analyses see the 3D ops once the graph is specialised."""
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    from hwreg.compile.estimates import specialised_copy
+
+    _, _, out = tiny_build
+    part = board_info(Board.zcu104).part
+    spec = specialised_copy(ModelWrapper(str(hw_graph_path(out))), part)
+    cycles = exp_cycles_per_layer(spec)
+    res = res_estimation(spec, part)
+    swg = [n for n in cycles if n.startswith("ConvolutionInputGenerator3D_hwreg_rtl")]
+    assert swg and all(cycles[n] > 0 and res[n]["LUT"] > 0 for n in swg)
+    assert len(cycles) == len(spec.graph.node)
 
 
 def test_float_model_refused(tmp_path) -> None:

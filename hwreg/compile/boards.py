@@ -27,6 +27,8 @@ class BoardInfo:
     dsp: int
     #: FINN flow for the bitstream: ``zynq`` (Zynq/Kria shell) or ``alveo`` (Vitis).
     shell: str
+    #: The board's name in FINN (``finn.util.basic`` part maps).
+    finn_board: str
 
     def capacity(self) -> dict[str, int]:
         """Capacity keyed like FINN's resource estimates."""
@@ -34,11 +36,14 @@ class BoardInfo:
 
 
 BOARDS: dict[Board, BoardInfo] = {
-    Board.pynq_z2: BoardInfo("xc7z020clg400-1", 53_200, 106_400, 280, 0, 220, "zynq"),
-    Board.zcu104: BoardInfo("xczu7ev-ffvc1156-2-e", 230_400, 460_800, 624, 96, 1_728, "zynq"),
-    Board.kv260: BoardInfo("xck26-sfvc784-2LV-c", 117_120, 234_240, 288, 64, 1_248, "zynq"),
+    Board.pynq_z2: BoardInfo("xc7z020clg400-1", 53_200, 106_400, 280, 0, 220, "zynq",
+                             "Pynq-Z2"),
+    Board.zcu104: BoardInfo("xczu7ev-ffvc1156-2-e", 230_400, 460_800, 624, 96, 1_728, "zynq",
+                            "ZCU104"),
+    Board.kv260: BoardInfo("xck26-sfvc784-2LV-c", 117_120, 234_240, 288, 64, 1_248, "zynq",
+                           "KV260_SOM"),
     Board.u250: BoardInfo("xcu250-figd2104-2L-e", 1_728_000, 3_456_000, 5_376, 1_280, 12_288,
-                          "alveo"),
+                          "alveo", "U250"),
 }
 
 

@@ -9,7 +9,6 @@ when ``vivado`` is not on PATH. The config is saved as ``BUILD/build_config.yaml
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -134,13 +133,14 @@ def step_generate_hdl(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) ->
 
 def step_vivado_synthesis(model: ModelWrapper, cfg: BuildConfig,
                           build_dir: Path) -> ModelWrapper:
-    """HLS synthesis, stitched IP and bitfile: needs Vivado/Vitis on PATH."""
-    if shutil.which("vivado") is None:
+    """FINN's IP generation, HLS synthesis, stitched IP and bitfile (:mod:`.vivado`); skipped
+    with one message when ``vivado`` is not on PATH."""
+    from hwreg.compile.vivado import run_finn_backend, vivado_available
+
+    if not vivado_available():
         print(f"hwreg build: {VIVADO_MESSAGE}")
         return model
-    raise UserError("vivado found, but the 3D ops (ConvolutionInputGenerator3D_hwreg, "
-                    "UpsampleNearest3D_hwreg) have no RTL yet: the stitched-IP/bitfile path "
-                    "cannot run (see hwreg/compile/README_SECTION.md)")
+    return run_finn_backend(model, cfg, build_dir)
 
 
 STEPS: list[Step] = [step_tidy, step_lower_to_integer, step_convert_to_hw, step_set_folding,

@@ -150,3 +150,20 @@ def test_folding_meets_budget(tiny_build) -> None:
     cycles = [getCustomOp(n).get_exp_cycles() for n in model.graph.node]
     assert max(cycles) <= budget
     assert np.all(np.array(cycles) > 0)
+
+
+def test_vivado_step_skips_or_names_missing_rtl(tiny_build, tmp_path, monkeypatch, capsys) -> None:
+    """Without vivado: one skip message. With a vivado on PATH: stops naming the 3D ops."""
+    from hwreg.compile.steps import step_vivado_synthesis
+
+    _, _, out = tiny_build
+    model = ModelWrapper(str(hw_graph_path(out)))
+    cfg = load_yaml(BuildConfig, out / "build_config.yaml")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    step_vivado_synthesis(model, cfg, out)
+    assert "vivado not on PATH" in capsys.readouterr().out
+    fake = tmp_path / "vivado"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(UserError, match="ConvolutionInputGenerator3D_hwreg"):
+        step_vivado_synthesis(model, cfg, out)

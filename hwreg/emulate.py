@@ -9,30 +9,114 @@
 All levels must give identical integer codes (max abs diff 0). On an L2/L3 mismatch the first
 quantised activation (in graph order) whose integers differ is named; Brevitas has no per-layer
 integer tap, so an L1-only mismatch names the network output.
+
+Pairs come from any iterable of :class:`Pair` (:func:`random_pairs`, or :func:`data_pairs` for
+held-out subjects of a dataset); labelled pairs also get Dice/TRE/folding of the emulated DDF,
+next to a float model's (L0) when one is given.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hwreg.config import DataConfig
 from hwreg.errors import UserError
 from hwreg.export import brevitas_codes, output_scale, random_codes
 from hwreg.model import RegNet
 
-#: A source of input pairs: (name, x) with x (1, 2, D, H, W) float in [0, 1], channel 0 fixed.
-Pair = tuple[str, np.ndarray]
+
+def torch_no_grad_float(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``fn`` under ``torch.no_grad`` (imported lazily)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@dataclass
+class Pair:
+    """One emulated input: ``x`` (1, 2, D, H, W) float in [0, 1], channel 0 fixed, 1 moving;
+    with label maps ``(D, H, W)`` (label indices 1..K) accuracy is reported too."""
+
+    name: str
+    x: np.ndarray
+    fixed_labels: np.ndarray | None = None
+    moving_labels: np.ndarray | None = None
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def random_pairs(grid: tuple[int, int, int], n: int, seed: int = 0) -> Iterator[Pair]:
-    """``n`` random 8-bit volume pairs on ``grid``."""
+    """``n`` random 8-bit volume pairs on ``grid`` (no labels)."""
     for i in range(n):
-        yield f"random_{i}", random_codes(grid, 1, seed=seed + i)
+        yield Pair(f"random_{i}", random_codes(grid, 1, seed=seed + i))
+
+
+def data_pairs(cfg: DataConfig, n: int) -> Iterator[Pair]:
+    """Up to ``n`` (fixed, moving) pairs of the held-out subjects of ``cfg`` (its seeded split),
+    on the model grid, with labels."""
+    from hwreg.data.datasets import all_pairs, find_subjects, prepare_subject, split
+
+    _, test = split(find_subjects(cfg), cfg)
+    if len(test) < 2:
+        raise UserError(f"{cfg.root}: need at least 2 held-out subjects for pairs, the split "
+                        f"leaves {len(test)} (data.n_train={cfg.n_train})")
+    prepared = [prepare_subject(s, cfg) for s in test]
+    for f, m in all_pairs(len(prepared))[:n]:
+        a, b = prepared[f], prepared[m]
+        x = np.stack([a.image, b.image])[None].astype(np.float32)  # (1, 2, D, H, W)
+        yield Pair(f"{a.id}<-{b.id}", x, a.labels, b.labels, a.grid.spacing)
+
+
+def accuracy(model: RegNet, codes: np.ndarray, pair: Pair) -> dict[str, float]:
+    """Dice (mean over labels), TRE (mm) and folding (%) of the DDF ``codes * scale``
+    (upsampled to the input grid for ``head_level = 1``) on a labelled pair."""
+    import torch
+
+    from hwreg.metrics import folding_percent, mean_dice, tre
+    from hwreg.warp import upsample_ddf, warp_labels_np
+
+    ddf = torch.from_numpy(codes * output_scale(model)).float()
+    shape = tuple(pair.x.shape[2:])
+    if tuple(ddf.shape[2:]) != shape:
+        ddf = upsample_ddf(ddf, shape)  # type: ignore[arg-type]
+    d = ddf[0].numpy()
+    assert pair.fixed_labels is not None and pair.moving_labels is not None
+    warped = warp_labels_np(pair.moving_labels, d)
+    ids = sorted(set(np.unique(pair.fixed_labels).tolist()) - {0})
+    return {"dice": mean_dice(pair.fixed_labels, warped, ids),
+            "tre_mm": tre(pair.fixed_labels, warped, ids, pair.spacing),
+            "folding_percent": folding_percent(d)}
+
+
+@torch_no_grad_float
+def float_accuracy(float_model: RegNet, pair: Pair) -> dict[str, float]:
+    """L0: the same metrics for a float model's DDF on a labelled pair."""
+    import torch
+
+    from hwreg.metrics import folding_percent, mean_dice, tre
+    from hwreg.warp import warp_labels_np
+
+    x = torch.from_numpy(pair.x)
+    d = float_model.eval()(x[:, :1], x[:, 1:])[0].numpy()
+    assert pair.fixed_labels is not None and pair.moving_labels is not None
+    warped = warp_labels_np(pair.moving_labels, d)
+    ids = sorted(set(np.unique(pair.fixed_labels).tolist()) - {0})
+    return {"dice": mean_dice(pair.fixed_labels, warped, ids),
+            "tre_mm": tre(pair.fixed_labels, warped, ids, pair.spacing),
+            "folding_percent": folding_percent(d)}
 
 
 class Levels:
@@ -117,9 +201,12 @@ class Levels:
 
 
 def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
-            out_dir: str | Path | None = None) -> dict[str, Any]:
+            out_dir: str | Path | None = None,
+            float_model: RegNet | None = None) -> dict[str, Any]:
     """Run L1, L2, L3 on every pair; returns (and writes ``out_dir/emulation.json``) per level
-    the max abs diff vs L1 and the time per pair, plus the first mismatching layer if any."""
+    the max abs diff vs L1 and the time per pair, plus the first mismatching layer if any.
+    Labelled pairs also get Dice/TRE/folding of the L3 DDF and, given ``float_model``, of the
+    float model's DDF (L0), averaged in ``accuracy``."""
     levels = Levels(build_dir)
     if abs(output_scale(model) - levels.scale) > 0:
         raise UserError(f"the model's output scale {output_scale(model)} differs from the "
@@ -129,7 +216,9 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
     mismatch: str | None = None
     per_pair = []
     n = 0
-    for name, x in pairs:
+    acc: dict[str, list[dict[str, float]]] = {"L3": [], "L0": []}
+    for pair in pairs:
+        name, x = pair.name, pair.x
         t0 = time.perf_counter()
         c1 = brevitas_codes(model, x)
         t1 = time.perf_counter()
@@ -147,7 +236,14 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
         if (d2 or d3) and mismatch is None:
             mismatch = (levels.first_mismatch(ctx2, ctx3) if not np.array_equal(c2, c3)
                         else "network output (L1 vs L2/L3)")
-        per_pair.append({"pair": name, "max_abs_diff_L2": d2, "max_abs_diff_L3": d3})
+        row: dict[str, Any] = {"pair": name, "max_abs_diff_L2": d2, "max_abs_diff_L3": d3}
+        if pair.fixed_labels is not None:
+            row["L3"] = accuracy(model, c3, pair)
+            acc["L3"].append(row["L3"])
+            if float_model is not None:
+                row["L0"] = float_accuracy(float_model, pair)
+                acc["L0"].append(row["L0"])
+        per_pair.append(row)
         n += 1
     if n == 0:
         raise UserError("no pairs to emulate")
@@ -157,6 +253,8 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
                    for k in ("L1", "L2", "L3")},
         "exact": not any(diff.values()),
         "first_mismatch": mismatch,
+        "accuracy": {lvl: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+                     for lvl, rows in acc.items() if rows},
         "per_pair": per_pair,
     }
     if out_dir is not None:

@@ -125,13 +125,25 @@ def _emulate(args: argparse.Namespace) -> int:
 
     grid = load_yaml(BuildConfig, cfg_path).grid_shape
     check_exportable(model, grid)
-    result = emulate(model, build_dir, random_pairs(grid, args.pairs, args.seed), args.out)
+    pairs = list(random_pairs(grid, args.pairs, args.seed))
+    if args.data is not None:
+        from hwreg.config import DataConfig, Layout
+        from hwreg.emulate import data_pairs
+
+        data_cfg = DataConfig(root=args.data, layout=Layout(args.layout), grid_shape=grid,
+                              grid_spacing=args.spacing)
+        pairs += list(data_pairs(data_cfg, args.pairs))
+    float_model = load_model_spec(args.float_model)[0] if args.float_model else None
+    result = emulate(model, build_dir, pairs, args.out, float_model=float_model)
     for level, r in result["levels"].items():
         print(f"{level}: max abs diff vs L1 {r['max_abs_diff_vs_L1']}, "
               f"{r['time_s_per_pair'] * 1e3:.1f} ms/pair")
     if not result["exact"]:
         print(f"MISMATCH: first differing layer: {result['first_mismatch']}")
         return 1
+    for level, r in result["accuracy"].items():
+        print(f"{level}: Dice {r['dice']:.3f}, TRE {r['tre_mm']:.2f} mm, folding "
+              f"{r['folding_percent']:.2f} %")
     print(f"{result['pairs']} pairs: L1 = L2 = L3 exactly; wrote {Path(args.out)}/emulation.json")
     return 0
 
@@ -175,6 +187,13 @@ def add_commands(stages: Any) -> None:
     emu.add_argument("--build", required=True, type=Path, help="build folder")
     emu.add_argument("--pairs", type=int, default=4, help="random volume pairs (default 4)")
     emu.add_argument("--seed", type=int, default=0)
+    emu.add_argument("--data", type=Path,
+                     help="dataset folder: also emulate (up to --pairs) held-out pairs of it")
+    emu.add_argument("--layout", choices=["ibsr", "glob"], default="ibsr",
+                     help="--data folder layout (default ibsr)")
+    emu.add_argument("--spacing", type=float, default=2.0,
+                     help="model grid spacing in mm for --data (default 2)")
+    emu.add_argument("--float-model", help="float model (L0) for the Dice/TRE comparison")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)
 

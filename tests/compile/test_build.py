@@ -61,7 +61,7 @@ def test_mismatch_names_first_layer(tiny_build) -> None:
                 if n.op_type == "Thresholding" or (n.op_type == "MVAU" and len(n.input) == 3))
     thr = levels.hw.get_initializer(node.input[-1])
     levels.hw.set_initializer(node.input[-1], thr + 7)
-    x = next(iter(random_pairs(grid, 1)))[1]
+    x = next(iter(random_pairs(grid, 1))).x
     _, ctx2 = levels.l2(x)
     _, ctx3 = levels.l3(x)
     first = levels.qonnx.graph.node
@@ -167,3 +167,23 @@ def test_vivado_step_skips_or_names_missing_rtl(tiny_build, tmp_path, monkeypatc
     fake.chmod(0o755)
     with pytest.raises(UserError, match="ConvolutionInputGenerator3D_hwreg"):
         step_vivado_synthesis(model, cfg, out)
+
+
+def test_labelled_pairs_report_accuracy(tiny_build, ibsr_dataset, tmp_path) -> None:
+    """Held-out data pairs: exact levels, Dice/TRE/folding of L3 next to a float model's (L0)."""
+    from hwreg.config import DataConfig, Layout
+    from hwreg.emulate import data_pairs
+    from hwreg.model import ModelConfig, build_model
+
+    model, grid, out = tiny_build
+    root = ibsr_dataset(n=4, shape=(16, 12, 16))
+    cfg = DataConfig(root=root, layout=Layout.ibsr, grid_shape=grid, grid_spacing=2.0,
+                     n_train=2, n_test=2, label_ids=[2, 41])
+    pairs = list(data_pairs(cfg, 2))
+    assert len(pairs) == 2 and pairs[0].fixed_labels is not None
+    float_model = build_model(ModelConfig(preset="tiny", head_level=model.cfg.head_level))
+    result = emulate(model, out, pairs, tmp_path, float_model=float_model)
+    assert result["exact"]
+    for level in ("L3", "L0"):
+        acc = result["accuracy"][level]
+        assert 0.0 <= acc["dice"] <= 1.0 and acc["tre_mm"] >= 0.0

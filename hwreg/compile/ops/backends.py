@@ -5,49 +5,75 @@ FINN's analyses (``exp_cycles_per_layer``, ``res_estimation``, ``dataflow_perfor
 ``SetFolding`` look only at such specialised nodes. These variants make the 3D ops take part in
 all of that: they inherit execution, geometry, cycles and estimates from the abstract op.
 
-They have no HDL yet: :data:`HDL_AVAILABLE` is False and :meth:`generate_hdl` raises a clear
-error, so FINN's IP generation / stitched-IP / bitfile steps stop at the first 3D op instead of
-producing a broken design.
+``generate_hdl`` writes the SystemVerilog core (``hdl/``) and a FINN-style top wrapper
+(:mod:`hwreg.compile.ops.hdlgen`) into ``code_gen_dir_ipgen``; ``code_generation_ipi`` gives the
+Vivado IPI commands FINN's ``CreateStitchedIP`` runs. Verified under Verilator
+(``tests/compile/test_rtl.py``), not yet synthesised with Vivado.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from finn.custom_op.fpgadataflow.rtl import register_custom_op
 from finn.custom_op.fpgadataflow.rtlbackend import RTLBackend
 
+from hwreg.compile.ops.hdlgen import swg_params, upsample_params, write_top
 from hwreg.compile.ops.upsample3d import UpsampleNearest3D_hwreg
 from hwreg.compile.ops.window3d import ConvolutionInputGenerator3D_hwreg
 
-#: Whether the project's 3D ops can generate RTL (they cannot yet).
-HDL_AVAILABLE = False
+#: Whether the project's 3D ops can generate RTL.
+HDL_AVAILABLE = True
 
 
 class NoHDLError(RuntimeError):
-    """Raised when FINN asks a 3D op for HDL it does not have."""
+    """Raised when FINN asks an op for HDL it does not have."""
 
 
-class _NoHDL(RTLBackend):
+class _HDLBackend(RTLBackend):
+    _core = ""
+
+    def _params(self) -> dict[str, int]:
+        raise NotImplementedError
+
     def generate_hdl(self, model: Any, fpgapart: str, clk: float) -> None:
-        raise NoHDLError(f"{self.onnx_node.name} ({self.onnx_node.op_type}): the 3D ops have no "
-                         "RTL yet; FINN cannot generate IP, a stitched design or a bitfile for "
-                         "this network")
+        top = self.get_verilog_top_module_name()
+        out = Path(str(self.get_nodeattr("code_gen_dir_ipgen")))
+        write_top(out, top, self._core, self._params(), self.get_instream_width(),
+                  self.get_instream_width_padded(), self.get_outstream_width(),
+                  self.get_outstream_width_padded())
+        self.set_nodeattr("gen_top_module", top)
+        self.set_nodeattr("ipgen_path", str(out))
+        self.set_nodeattr("ip_path", str(out))
 
     def get_rtl_file_list(self, abspath: bool = False) -> list[str]:
-        return []
+        top = str(self.get_nodeattr("gen_top_module"))
+        names = [f"{self._core}.sv", f"{top}.v"]
+        if not abspath:
+            return names
+        base = Path(str(self.get_nodeattr("code_gen_dir_ipgen")))
+        return [str(base / n) for n in names]
 
     def code_generation_ipi(self) -> list[str]:
-        raise NoHDLError(f"{self.onnx_node.name}: no RTL to instantiate")
+        cmd = [f"add_files -norecurse {f}" for f in self.get_rtl_file_list(abspath=True)]
+        cmd.append(f"create_bd_cell -type module -reference {self.get_nodeattr('gen_top_module')}"
+                   f" {self.onnx_node.name}")
+        return cmd
 
     def execute_node(self, context: dict, graph: Any) -> None:
-        # python execution of the abstract op (FINN's RTLBackend would dispatch to rtlsim)
+        # python execution of the abstract op (FINN's RTLBackend would dispatch to XSI rtlsim)
         super(RTLBackend, self).execute_node(context, graph)  # type: ignore[safe-super]
 
 
 @register_custom_op
-class ConvolutionInputGenerator3D_hwreg_rtl(_NoHDL, ConvolutionInputGenerator3D_hwreg):
-    """Specialised 3D sliding-window generator (no HDL yet)."""
+class ConvolutionInputGenerator3D_hwreg_rtl(_HDLBackend, ConvolutionInputGenerator3D_hwreg):
+    """Specialised 3D sliding-window generator (``hdl/hwreg_swg3d.sv``)."""
+
+    _core = "hwreg_swg3d"
+
+    def _params(self) -> dict[str, int]:
+        return swg_params(self)
 
     def get_nodeattr_types(self) -> dict[str, Any]:
         attrs = ConvolutionInputGenerator3D_hwreg.get_nodeattr_types(self)
@@ -56,8 +82,13 @@ class ConvolutionInputGenerator3D_hwreg_rtl(_NoHDL, ConvolutionInputGenerator3D_
 
 
 @register_custom_op
-class UpsampleNearest3D_hwreg_rtl(_NoHDL, UpsampleNearest3D_hwreg):
-    """Specialised 3D nearest upsample (no HDL yet)."""
+class UpsampleNearest3D_hwreg_rtl(_HDLBackend, UpsampleNearest3D_hwreg):
+    """Specialised 3D nearest upsample (``hdl/hwreg_upsample3d.sv``)."""
+
+    _core = "hwreg_upsample3d"
+
+    def _params(self) -> dict[str, int]:
+        return upsample_params(self)
 
     def get_nodeattr_types(self) -> dict[str, Any]:
         attrs = UpsampleNearest3D_hwreg.get_nodeattr_types(self)

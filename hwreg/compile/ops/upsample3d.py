@@ -4,9 +4,10 @@ Streams: input ``(D*H*W, C)`` (NDHWC, pixels in D, H, W order), output
 ``(sD*sH*sW, C)`` with ``out[d, h, w] = in[d // s, h // s, w // s]`` (PyTorch's
 ``nn.Upsample(mode="nearest")`` and ONNX Resize nearest/asymmetric/floor for integer factors).
 
-Folding: ``PE`` channels per cycle (``PE`` divides ``C``). The buffer holds one input plane
-(H*W*C), replayed for the ``s`` output planes of each input plane; rows and pixels are repeated
-from it.
+Folding: ``PE`` channels per cycle (``PE`` divides ``C``). The buffer holds two input planes
+(rounded up to a power of two): one replayed for the ``s`` output planes it makes while the
+next is written; rows and pixels are repeated from it. RTL: ``hdl/hwreg_upsample3d.sv``
+(``Scale`` 2 only).
 """
 
 from __future__ import annotations
@@ -104,10 +105,14 @@ class UpsampleNearest3D_hwreg(HWCustomOp):
         # one output word per cycle; input words are read while the first copy streams out
         return self.get_number_output_values()
 
-    def _buffer(self) -> tuple[int, int]:
+    def buffer_pixels(self) -> int:
+        """Pixels held by the buffer: two input planes rounded up to a power of two."""
         _, h, w = self._dims()
+        return 1 << max(1, (2 * h * w - 1).bit_length())
+
+    def _buffer(self) -> tuple[int, int]:
         c, pe = int(self.get_nodeattr("NumChannels")), int(self.get_nodeattr("PE"))
-        return self.get_instream_width(), h * w * c // pe
+        return self.get_instream_width(), self.buffer_pixels() * c // pe
 
     def bram_estimation(self, fpgapart: str) -> int:
         return memory_cost(*self._buffer(), str(self.get_nodeattr("ram_style")))["BRAM_18K"]

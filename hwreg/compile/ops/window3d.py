@@ -8,8 +8,9 @@ transposed to ``(kd, kh, kw, ci, co)`` and reshaped to ``(K**3 * C, C_out)``. Ze
 
 Folding: ``SIMD`` elements leave per cycle. ``SIMD`` divides ``C`` (channel folding), or is
 ``C * m`` with ``m`` dividing ``K**3`` (``m`` window positions per cycle, FINN's
-``parallel_window``). The buffer holds ``(K-1)`` whole planes plus ``(K-1)`` rows plus ``K``
-pixels, the 3D analogue of FINN's line buffer.
+``parallel_window``). The buffer holds ``(K-1)`` whole planes plus ``K`` rows (rounded up to a
+power of two), the 3D analogue of FINN's line buffer, replicated ``m``
+times for ``m`` reads per cycle. RTL: ``hdl/hwreg_swg3d.sv``.
 
 Not named ``Im2Col``: FINN's ``InferConvInpGen`` matches that op type in any domain.
 """
@@ -150,18 +151,23 @@ class ConvolutionInputGenerator3D_hwreg(HWCustomOp):
         read = n_in * c // self._in_simd()
         return int(max(read, self.get_number_output_values()))
 
+    def buffer_pixels(self) -> int:
+        """Pixels held by the window buffer: ``(K-1)*H*W + K*W`` (window planes and rows from
+        the start of the first row) rounded up to a power of two (the RTL's circular buffer)."""
+        (_, h, w), _, k, _, _ = self._geom()
+        span = (k - 1) * h * w + k * w
+        return 1 << max(1, (span - 1).bit_length())
+
     def _buffer(self) -> tuple[int, int]:
-        """(width_bits, depth) of the window buffer, organised as one word per input beat."""
-        (_, h, w), c, k, _, p = self._geom()
-        hp, wp = h + 2 * p, w + 2 * p
-        pixels = (k - 1) * hp * wp + (k - 1) * wp + k
+        """(width_bits, depth) of one buffer bank: one word per input beat."""
+        c = self._geom()[1]
         si = self._in_simd()
-        return si * self.get_input_datatype().bitwidth(), pixels * (c // si)
+        return si * self.get_input_datatype().bitwidth(), self.buffer_pixels() * (c // si)
 
     def _banks(self) -> int:
-        # m window positions per cycle need m read ports; a BRAM has two
+        # parallel window: M = SIMD / C window positions per cycle, one replicated bank each
         simd, c = int(self.get_nodeattr("SIMD")), self._geom()[1]
-        return max(1, -(-(simd // c) // 2)) if simd > c else 1
+        return simd // c if simd > c else 1
 
     def bram_estimation(self, fpgapart: str) -> int:
         width, depth = self._buffer()

@@ -1,0 +1,166 @@
+// hwreg: 3D sliding-window generator (im2col of a Conv3d), AXI-stream in and out.
+//
+// Input: one NDHWC volume, pixels in (d, h, w) raster order, C channels, SIMD_IN elements per
+// beat (element 0 in the LSBs). Output: per output voxel (od, oh, ow) in raster order its
+// K*K*K window in (kd, kh, kw, c) order, c fastest, zero where the window leaves the volume
+// (padding P), stride S. An output beat holds M window positions of SIMD_IN elements
+// (M > 1 only when SIMD_IN == C: FINN's parallel window).
+//
+// Buffer: the last L = 2**ADDR_BITS pixels of the input (a circular buffer addressed by the
+// pixel's linear index), replicated M times for M reads per cycle. The writer stalls while the
+// next pixel would overwrite the oldest pixel a current or later output voxel needs (the start
+// of the window's first row; of its first plane while the next output plane starts at the same
+// clipped input plane); the reader waits until the newest pixel it needs is written. L must be
+// >= (K-1)*H*W + K*W (the generator rounds that up to a power of two). At the end of a volume the writer waits
+// for the reader, then both start the next volume.
+// Python reference: hwreg/compile/ops/window3d.py (im2col3d).
+module hwreg_swg3d #(
+    parameter int BITS = 8,
+    parameter int C = 2,
+    parameter int SIMD_IN = 2,
+    parameter int M = 1,
+    parameter int D = 4,
+    parameter int H = 4,
+    parameter int W = 4,
+    parameter int K = 3,
+    parameter int S = 1,
+    parameter int P = 1,
+    parameter int ADDR_BITS = 8
+) (
+    input  logic clk,
+    input  logic rst_n,
+    input  logic [SIMD_IN*BITS-1:0] in_data,
+    input  logic in_valid,
+    output logic in_ready,
+    output logic [M*SIMD_IN*BITS-1:0] out_data,
+    output logic out_valid,
+    input  logic out_ready
+);
+    localparam int CF = C / SIMD_IN;             // input beats per pixel
+    localparam int WORD = SIMD_IN * BITS;
+    localparam int OD = (D + 2 * P - K) / S + 1;
+    localparam int OH = (H + 2 * P - K) / S + 1;
+    localparam int OW = (W + 2 * P - K) / S + 1;
+    localparam int NJ = K * K * K / M;           // output beats per voxel and channel fold
+    localparam int NPIX = D * H * W;
+    localparam int L = 1 << ADDR_BITS;
+    localparam int DEPTH = L * CF;               // words per bank
+    localparam int FIFO = 4;
+
+    // ---- writer -------------------------------------------------------------------------
+    logic [WORD-1:0] mem [M][DEPTH];
+    int wr_pix;                                   // pixel being written (= pixels complete)
+    int wr_cf;
+    int need_lo;                                  // oldest pixel the reader still needs
+    logic rd_frame_done;
+    assign in_ready = (wr_pix < NPIX) && (wr_pix < need_lo + L);
+
+    always_ff @(posedge clk) begin
+        if (in_valid && in_ready) begin
+            for (int b = 0; b < M; b++)
+                mem[b][(wr_pix % L) * CF + wr_cf] <= in_data;
+        end
+    end
+
+    // ---- reader counters ----------------------------------------------------------------
+    int od, oh, ow, j, rcf;
+    int bd, bh, bw;                              // window origin (may be negative)
+    int lo_d, lo_h, hi_d, hi_h, hi_w;
+    assign bd = od * S - P;
+    assign bh = oh * S - P;
+    assign bw = ow * S - P;
+    assign lo_d = bd < 0 ? 0 : bd;
+    assign lo_h = bh < 0 ? 0 : bh;
+    assign hi_d = bd + K - 1 > D - 1 ? D - 1 : bd + K - 1;
+    assign hi_h = bh + K - 1 > H - 1 ? H - 1 : bh + K - 1;
+    assign hi_w = bw + K - 1 > W - 1 ? W - 1 : bw + K - 1;
+    // Oldest pixel any later voxel still needs: the start of the current window's first row,
+    // or of its first plane when the next output plane starts at the same (clipped) input plane.
+    int lo_d_next;
+    logic keep_plane;
+    assign lo_d_next = (od + 1) * S - P < 0 ? 0 : (od + 1) * S - P;
+    assign keep_plane = od < OD - 1 && lo_d_next == lo_d;
+    assign need_lo = rd_frame_done ? NPIX : keep_plane ? lo_d * H * W : (lo_d * H + lo_h) * W;
+    int newest;
+    assign newest = (hi_d * H + hi_h) * W + hi_w;
+
+    // ---- output FIFO with one-cycle read latency in front --------------------------------
+    logic [M*WORD-1:0] fifo [FIFO];
+    int f_head, f_count;
+    logic rd_valid_q;
+    logic [WORD-1:0] rd_q [M];
+    logic [M-1:0] pad_q;
+    logic issue;
+    assign issue = !rd_frame_done && (wr_pix > newest) && (f_count + int'(rd_valid_q) < FIFO);
+
+    logic [M-1:0] inb;
+    int addr [M];
+    always_comb begin
+        for (int i = 0; i < M; i++) begin
+            automatic int p = j * M + i;
+            automatic int d = bd + p / (K * K);
+            automatic int h = bh + (p / K) % K;
+            automatic int w = bw + p % K;
+            inb[i] = d >= 0 && d < D && h >= 0 && h < H && w >= 0 && w < W;
+            addr[i] = inb[i] ? (((d * H + h) * W + w) % L) * CF + rcf : 0;
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        for (int i = 0; i < M; i++) begin
+            rd_q[i] <= mem[i][addr[i]];
+            pad_q[i] <= !inb[i];
+        end
+    end
+
+    logic [M*WORD-1:0] beat;
+    always_comb begin
+        for (int i = 0; i < M; i++)
+            beat[i*WORD +: WORD] = pad_q[i] ? '0 : rd_q[i];
+    end
+
+    logic pop;
+    assign out_valid = f_count > 0;
+    assign out_data = fifo[f_head];
+    assign pop = out_valid && out_ready;
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            wr_pix <= 0; wr_cf <= 0;
+            od <= 0; oh <= 0; ow <= 0; j <= 0; rcf <= 0;
+            rd_frame_done <= 0; rd_valid_q <= 0; f_head <= 0; f_count <= 0;
+        end else begin
+            // writer
+            if (in_valid && in_ready) begin
+                if (wr_cf == CF - 1) begin wr_cf <= 0; wr_pix <= wr_pix + 1; end
+                else wr_cf <= wr_cf + 1;
+            end
+            // reader: issue one beat
+            rd_valid_q <= issue;
+            if (issue) begin
+                if (rcf == CF - 1 || M > 1) begin
+                    rcf <= 0;
+                    if (j == NJ - 1) begin
+                        j <= 0;
+                        if (ow == OW - 1) begin
+                            ow <= 0;
+                            if (oh == OH - 1) begin
+                                oh <= 0;
+                                if (od == OD - 1) begin od <= 0; rd_frame_done <= 1; end
+                                else od <= od + 1;
+                            end else oh <= oh + 1;
+                        end else ow <= ow + 1;
+                    end else j <= j + 1;
+                end else rcf <= rcf + 1;
+            end
+            // next volume: both sides done
+            if (rd_frame_done && wr_pix == NPIX) begin
+                rd_frame_done <= 0; wr_pix <= 0;
+            end
+            // FIFO
+            if (rd_valid_q) fifo[(f_head + f_count) % FIFO] <= beat;
+            if (pop) f_head <= (f_head + 1) % FIFO;
+            f_count <= f_count + int'(rd_valid_q) - int'(pop);
+        end
+    end
+endmodule

@@ -1,8 +1,8 @@
 """Brevitas -> QONNX export of the hardware part of the network, checked by execution.
 
-:func:`export_model` writes ``RegNet.core`` (input ``(1, 2, D, H, W)`` float in [0, 1], output
-the DDF ``(1, 3, D', H', W')`` at ``head_level`` resolution, channels (dx, dy, dz)... as
-:mod:`hwreg.warp` defines them) as a QONNX file with fixed shapes. :func:`check_export` runs the
+:func:`export_model` writes ``RegNet.core`` (input ``(1, 2, D, H, W)`` float in [0, 1], channel 0
+fixed, 1 moving; output the DDF ``(1, 3, D', H', W')`` in voxels at ``head_level`` resolution,
+as :mod:`hwreg.warp` defines it) as a QONNX file with fixed shapes. :func:`check_export` runs the
 file with qonnx and the Brevitas model on the same integer input (8-bit codes / 256) and
 compares the integer DDF codes (output / output scale): they must be identical.
 """

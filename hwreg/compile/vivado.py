@@ -76,6 +76,11 @@ def run_finn_backend(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> 
         raise UserError(f"FINN's builder cannot be imported ({exc}); it needs the `mip` package "
                         "(pip install mip) and XILINX_VIVADO set (source Vivado's settings64.sh)"
                         ) from None
+    from finn.util.settings import get_settings
+
+    # FINN's worker processes start fresh interpreters that have not imported hwreg, so they
+    # would not know the 3D ops: keep FINN's parallel passes in this process.
+    get_settings().num_default_workers = 1
     for name in FINN_STEPS:
         model = getattr(finn_steps, name)(model, finn_cfg)
         model.save(str(build_dir / "intermediate_models" / f"finn_{name}.onnx"))

@@ -276,6 +276,8 @@ class LowerToIntegerNDHWC(Transformation):
         new.set_tensor_datatype("global_in", DataType["UINT8"])
         new = new.transform(InferShapes()).transform(InferDataTypes())
         new = new.transform(GiveUniqueNodeNames())
+        for t in [*new.graph.input, *new.graph.output, *new.graph.value_info]:
+            new.set_tensor_layout(t.name, ["N", "C"])  # (pixels, channels) streams
         new.set_metadata_prop(META_OUT_SCALE, repr(out.scale))
         new.set_metadata_prop(META_OUT_GRID, ",".join(str(v) for v in out.dims))
         new.set_metadata_prop(META_TENSOR_MAP, json.dumps(self.tensor_map))

@@ -88,6 +88,8 @@ class UpsampleNearest3D_hwreg_rtl(_HDLBackend, UpsampleNearest3D_hwreg):
     _core = "hwreg_upsample3d"
 
     def _params(self) -> dict[str, int]:
+        if int(self.get_nodeattr("Scale")) != 2:
+            raise NoHDLError(f"{self.onnx_node.name}: the upsample RTL supports Scale 2 only")
         return upsample_params(self)
 
     def get_nodeattr_types(self) -> dict[str, Any]:

@@ -45,6 +45,51 @@ def _data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from hwreg.checkpoint import load_run_config
+    from hwreg.train import train
+
+    cfg = load_run_config(args.config)
+    if args.steps is not None:
+        cfg.train.steps = args.steps
+    path = train(cfg, args.out, force=args.force, progress=not args.quiet)
+    print(f"model written to {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from hwreg.checkpoint import load_model, pick_device
+    from hwreg.data.datasets import find_subjects, prepare_subject, split
+    from hwreg.evaluate import evaluate_pairs, write_metrics
+    from hwreg.train import require_data_root
+
+    model, cfg, _ = load_model(args.model)
+    cfg.data.root = require_data_root(cfg.data.root, args.data)
+    _, test = split(find_subjects(cfg.data), cfg.data)
+    subjects = [prepare_subject(s, cfg.data) for s in test]
+    device = pick_device(args.device)
+    result = evaluate_pairs(model.to(device), subjects, cfg.data.resolved_label_ids(),
+                            args.pairs, device, progress=not args.quiet)
+    result["model"] = str(args.model)
+    write_metrics(result, args.out, f"Evaluation of {args.model} ({cfg.model.name})")
+    before, after = result["identity"], result["registered"]
+    print(f"{result['pairs']} held-out pairs: Dice {before['dice_mean']:.3f} -> "
+          f"{after['dice_mean']:.3f}, TRE {before['tre_mm']:.2f} -> {after['tre_mm']:.2f} mm, "
+          f"folding {after['folding_percent']:.3f} %; written to {args.out}")
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from hwreg.register import register_files
+
+    result = register_files(args.fixed, args.moving, args.out, model=args.model,
+                            moving_label=args.moving_label, force=args.force,
+                            device=args.device)
+    print(f"registered in {result['seconds_total']:.2f} s (network "
+          f"{result['seconds_network'] * 1000:.0f} ms); wrote " + ", ".join(result["outputs"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hwreg`` command (subcommands carry their handler)."""
     parser = argparse.ArgumentParser(
@@ -82,6 +127,49 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--label-glob", default="*/aligned_seg35.nii.gz",
                        help="label pattern for --layout glob")
     check.set_defaults(handler=_data_check)
+
+    tr = stages.add_parser(
+        "train", help="train a DDF network with label-driven loss (resumable)",
+        description="Train (or resume) a run. The run folder gets config.yaml, model.pt, "
+                    "metrics.json; re-running the same command resumes from the last checkpoint.")
+    tr.add_argument("--config", required=True, type=Path, help="run config YAML (configs/)")
+    tr.add_argument("--out", required=True, type=Path, help="run folder")
+    tr.add_argument("--steps", type=int, default=None, help="override train.steps")
+    tr.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(handler=_train)
+
+    ev = stages.add_parser(
+        "evaluate", help="Dice, TRE and folding on held-out pairs, before and after",
+        description="Evaluate a model on the held-out subjects of its dataset split.")
+    ev.add_argument("--model", required=True, help="model file, run folder or shipped name")
+    ev.add_argument("--data", type=Path, default=None,
+                    help="dataset folder (default: the one the model was trained on)")
+    ev.add_argument("--out", required=True, type=Path, help="output folder (metrics.json/.md)")
+    ev.add_argument("--pairs", type=int, default=None, help="at most this many pairs")
+    ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(handler=_evaluate)
+
+    reg = stages.add_parser(
+        "register", help="register a NIfTI pair with a trained model (no labels needed)",
+        description="Warp MOVING onto FIXED. Writes DIR/warped.nii.gz and DIR/ddf.nii.gz (an "
+                    "ITK/ANTs displacement field in mm, LPS, on FIXED's grid) and, with "
+                    "--moving-label, DIR/warped_label.nii.gz; all with FIXED's shape and affine.")
+    reg.add_argument("fixed", type=Path, help="fixed image (NIfTI)")
+    reg.add_argument("moving", type=Path, help="moving image (NIfTI)")
+    reg.add_argument("--out", required=True, type=Path, help="output folder")
+    reg.add_argument("--model", default="demo-w4a4",
+                     help="model file, run folder or shipped name (default demo-w4a4)")
+    reg.add_argument("--moving-label", type=Path, default=None,
+                     help="label map of MOVING to warp (nearest neighbour, ids kept)")
+    reg.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    reg.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    reg.set_defaults(handler=_register)
+
+    from hwreg.compile.commands import add_commands
+
+    add_commands(stages)
     return parser
 
 

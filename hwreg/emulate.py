@@ -125,7 +125,7 @@ class Levels:
     def __init__(self, build_dir: str | Path) -> None:
         from qonnx.core.modelwrapper import ModelWrapper
 
-        import hwreg.compile  # noqa: F401  (registers the 3D ops)
+        import hwreg.compile.ops  # noqa: F401  (registers the 3D ops)
         from hwreg.compile.lower import META_OUT_GRID, META_OUT_SCALE, META_TENSOR_MAP
         from hwreg.compile.steps import finn_settings, hw_graph_path
 

@@ -1,8 +1,7 @@
 """FINN 3D compile path: QONNX -> integer NDHWC graph -> FINN hardware layers -> folding,
 estimates, code generation (and a bitstream where Vivado exists).
 
-Importing this package registers the project's 3D hardware ops with FINN (see
-:mod:`hwreg.compile.ops`).
+Importing :mod:`hwreg.compile.ops` registers the project's 3D hardware ops with FINN; the build
+steps and the emulator import it. The package itself imports nothing heavy, so the ``hwreg`` CLI
+starts without loading FINN.
 """
-
-from hwreg.compile import ops as ops

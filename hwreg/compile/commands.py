@@ -37,28 +37,22 @@ def random_model(preset: str, weight_bits: int, act_bits: int, head_level: int =
 
 
 def load_model_spec(spec: str) -> tuple[Any, tuple[int, int, int] | None]:
-    """The model named by ``spec`` and the grid its run config names (or None)."""
+    """The model named by ``spec`` (a model file, run folder, shipped name or ``random:...``) and
+    the grid its run config names (None for a random model)."""
+    model, cfg = load_model_and_config(spec)
+    return model, (tuple(cfg.data.grid_shape) if cfg is not None else None)  # type: ignore
+
+
+def load_model_and_config(spec: str) -> tuple[Any, Any]:
+    """The model named by ``spec`` and its :class:`~hwreg.checkpoint.RunConfig` (None if random)."""
     m = _RANDOM.match(spec)
     if m:
         return random_model(m.group(1), int(m.group(2)), int(m.group(3)),
                             int(m.group(4) or 0)), None
-    path = Path(spec)
-    if not path.is_file():
-        raise UserError(f"{spec}: no such checkpoint (or use random:<preset>:w4a4[:h1])")
-    import torch
+    from hwreg.checkpoint import load_model
 
-    from hwreg.config import from_dict
-    from hwreg.model import ModelConfig, build_model
-
-    try:
-        ckpt = torch.load(path, weights_only=True, map_location="cpu")
-        model_cfg = from_dict(ModelConfig, ckpt["config"]["model"])
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise UserError(f"{path}: not a hwreg checkpoint ({exc})") from None
-    model = build_model(model_cfg)
-    model.load_state_dict(ckpt["state_dict"])
-    grid = ckpt["config"].get("data", {}).get("grid_shape")
-    return model.eval(), (tuple(int(v) for v in grid) if grid else None)  # type: ignore[return-value]
+    model, cfg, _ = load_model(spec)
+    return model, cfg
 
 
 def _grid(args: argparse.Namespace, found: tuple[int, int, int] | None) -> tuple[int, int, int]:
@@ -115,7 +109,7 @@ def _emulate(args: argparse.Namespace) -> int:
     from hwreg.emulate import emulate, random_pairs
     from hwreg.export import check_exportable
 
-    model, _ = load_model_spec(args.model)
+    model, run_cfg = load_model_and_config(args.model)
     build_dir = Path(args.build)
     cfg_path = build_dir / "build_config.yaml"
     if not cfg_path.is_file():
@@ -127,11 +121,14 @@ def _emulate(args: argparse.Namespace) -> int:
     check_exportable(model, grid)
     pairs = list(random_pairs(grid, args.pairs, args.seed))
     if args.data is not None:
-        from hwreg.config import DataConfig, Layout
+        from hwreg.config import DataConfig, Layout, replace_field
         from hwreg.emulate import data_pairs
 
-        data_cfg = DataConfig(root=args.data, layout=Layout(args.layout), grid_shape=grid,
-                              grid_spacing=args.spacing)
+        if run_cfg is not None:  # the model's own data settings (split, labels, grid)
+            data_cfg = replace_field(run_cfg.data, root=args.data, layout=Layout(args.layout))
+        else:
+            data_cfg = DataConfig(root=args.data, layout=Layout(args.layout), grid_shape=grid,
+                                  grid_spacing=args.spacing)
         pairs += list(data_pairs(data_cfg, args.pairs))
     float_model = load_model_spec(args.float_model)[0] if args.float_model else None
     result = emulate(model, build_dir, pairs, args.out, float_model=float_model)
@@ -151,11 +148,12 @@ def _emulate(args: argparse.Namespace) -> int:
 def add_commands(stages: Any) -> None:
     """Add ``export``, ``build`` and ``emulate`` to the ``hwreg`` subparsers object."""
     from hwreg.compile.boards import Board
-    from hwreg.compile.steps import STEP_NAMES
+    from hwreg.compile.config import STEP_NAMES
 
     def model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", required=True,
-                       help="checkpoint model.pt, or random:<preset>:w<W>a<A>[:h<0|1>]")
+                       help="model file, run folder, shipped name (demo-w4a4) or "
+                            "random:<preset>:w<W>a<A>[:h<0|1>]")
         p.add_argument("--grid", type=int, nargs=3, metavar=("D", "H", "W"),
                        help="input grid (default: the checkpoint's data.grid_shape)")
 
@@ -192,7 +190,7 @@ def add_commands(stages: Any) -> None:
     emu.add_argument("--layout", choices=["ibsr", "glob"], default="ibsr",
                      help="--data folder layout (default ibsr)")
     emu.add_argument("--spacing", type=float, default=2.0,
-                     help="model grid spacing in mm for --data (default 2)")
+                     help="model grid spacing in mm for --data with a random model (default 2)")
     emu.add_argument("--float-model", help="float model (L0) for the Dice/TRE comparison")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)

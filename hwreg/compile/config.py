@@ -8,6 +8,13 @@ from pathlib import Path
 
 from hwreg.compile.boards import Board
 
+#: The build steps in order (the functions live in :mod:`hwreg.compile.steps`; kept here so the
+#: CLI can list them without importing FINN).
+STEP_NAMES: tuple[str, ...] = (
+    "step_tidy", "step_lower_to_integer", "step_convert_to_hw", "step_set_folding",
+    "step_estimates", "step_generate_hdl", "step_vivado_synthesis",
+)
+
 
 class RamStyle(enum.StrEnum):
     """Memory primitive for the sliding-window and upsample buffers (FINN's ``ram_style``)."""

@@ -19,9 +19,9 @@ from qonnx.transformation.general import GiveUniqueNodeNames
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
-import hwreg.compile  # noqa: F401  (registers the 3D ops with FINN)
+import hwreg.compile.ops  # noqa: F401  (registers the 3D ops with FINN)
 from hwreg.compile.boards import board_info
-from hwreg.compile.config import BuildConfig, MvauStyle
+from hwreg.compile.config import STEP_NAMES, BuildConfig, MvauStyle
 from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
 from hwreg.compile.folding import FoldToCycles, folding_config
 from hwreg.compile.lower import LowerToIntegerNDHWC
@@ -145,7 +145,8 @@ def step_vivado_synthesis(model: ModelWrapper, cfg: BuildConfig,
 
 STEPS: list[Step] = [step_tidy, step_lower_to_integer, step_convert_to_hw, step_set_folding,
                      step_estimates, step_generate_hdl, step_vivado_synthesis]
-STEP_NAMES = [s.__name__ for s in STEPS]
+if [s.__name__ for s in STEPS] != list(STEP_NAMES):
+    raise RuntimeError("hwreg.compile.config.STEP_NAMES is out of date with STEPS")
 
 
 def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,

@@ -189,8 +189,8 @@ def all_pairs(n: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Batch:
-    """A minibatch of pairs, numpy float32, shapes (B, 1, D, H, W); ``label_index`` is (B,),
-    the label index (1..K) whose binary masks are in ``fixed_label``/``moving_label``."""
+    """A minibatch of pairs, numpy float32: images (B, 1, D, H, W); binary label masks
+    (B, L, D, H, W), channel l the label index ``label_index[b, l]`` (1..K) of pair b."""
 
     fixed_image: np.ndarray
     moving_image: np.ndarray
@@ -199,9 +199,10 @@ class Batch:
     label_index: np.ndarray
 
 
-def sample_batches(subjects: Sequence[Prepared], batch_size: int,
-                   rng: np.random.Generator) -> Iterator[Batch]:
-    """Endless random minibatches: random (fixed, moving) pairs, one random shared label each."""
+def sample_batches(subjects: Sequence[Prepared], batch_size: int, rng: np.random.Generator,
+                   labels_per_pair: int = 1) -> Iterator[Batch]:
+    """Endless random minibatches: random (fixed, moving) pairs with ``labels_per_pair`` random
+    labels present in both (the seed used one; fewer when fewer are shared, padded by repeats)."""
     if len(subjects) < 2:
         raise UserError(f"need at least 2 training subjects, found {len(subjects)}")
     present = [set(np.unique(s.labels).tolist()) - {0} for s in subjects]
@@ -212,16 +213,16 @@ def sample_batches(subjects: Sequence[Prepared], batch_size: int,
             shared = sorted(present[f] & present[m])
             if not shared:
                 continue
-            lab = int(rng.choice(shared))
-            fixed.append(subjects[f].image)
-            moving.append(subjects[m].image)
-            fl.append(subjects[f].labels == lab)
-            ml.append(subjects[m].labels == lab)
-            idx.append(lab)
+            labs = rng.choice(shared, size=labels_per_pair, replace=len(shared) < labels_per_pair)
+            fixed.append(subjects[f].image[None])
+            moving.append(subjects[m].image[None])
+            fl.append(np.stack([subjects[f].labels == lab for lab in labs]))
+            ml.append(np.stack([subjects[m].labels == lab for lab in labs]))
+            idx.append(labs)
         if not fixed:
             raise UserError("no label is shared by any sampled pair of training subjects")
 
         def stack(arrays: list[np.ndarray]) -> np.ndarray:
-            return np.stack(arrays)[:, None].astype(np.float32)  # (B, 1, D, H, W)
+            return np.stack(arrays).astype(np.float32)  # (B, C, D, H, W)
 
         yield Batch(stack(fixed), stack(moving), stack(fl), stack(ml), np.array(idx))

@@ -117,11 +117,13 @@ def check_pair(image: Volume, labels: Volume, atol: float = 1e-3) -> None:
 
 
 def save_nifti(
-    data: np.ndarray, affine: np.ndarray, path: str | Path, dtype: np.dtype | type | None = None
+    data: np.ndarray, affine: np.ndarray, path: str | Path, dtype: np.dtype | type | None = None,
+    intent: str | None = None,
 ) -> Path:
     """Write ``data`` atomically (temp file + rename), so no half-written file is ever left.
 
-    The folder must exist. ``dtype`` sets the on-disk type (default: the array's).
+    The folder must exist. ``dtype`` sets the on-disk type (default: the array's); ``intent``
+    a NIfTI intent code name (e.g. ``"vector"`` for a displacement field).
     """
     path = Path(path)
     arr = np.asarray(data if dtype is None else data.astype(dtype))
@@ -129,6 +131,8 @@ def save_nifti(
     img.header.set_data_dtype(arr.dtype)
     img.set_qform(affine, code=1)
     img.set_sform(affine, code=1)
+    if intent is not None:
+        img.header.set_intent(intent)
     suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
     os.close(fd)

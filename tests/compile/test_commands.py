@@ -43,5 +43,5 @@ def test_export_build_emulate_cli(tmp_path, capsys) -> None:
 
 
 def test_bad_model_spec_is_a_user_error(tmp_path) -> None:
-    with pytest.raises(UserError, match="no such checkpoint"):
+    with pytest.raises(UserError, match="no such model file or shipped model name"):
         load_model_spec(str(tmp_path / "missing.pt"))

@@ -1,0 +1,176 @@
+"""Run configuration and model files.
+
+A run is described by one :class:`RunConfig` (data, model, loss, train sections; strict YAML). A
+model file ``model.pt`` is a plain dict loadable with ``torch.load(weights_only=True)`` (no pickled
+code): ``format``, ``config`` (the run config as a plain dict), ``state_dict``, ``step`` and
+``metrics``. The package ships trained demo models by name (:data:`SHIPPED`); every command that
+takes ``--model`` accepts a name or a path.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hwreg.config import DataConfig, from_dict, load_yaml
+from hwreg.errors import UserError
+from hwreg.losses import LossConfig
+from hwreg.model import ModelConfig, RegNet, build_model
+
+FORMAT = "hwreg-model-1"
+#: Trained models shipped in the package (``hwreg/models/<name>.pt``).
+SHIPPED = ("demo-float", "demo-w4a4")
+
+
+class Device(enum.StrEnum):
+    """Where training and inference run."""
+
+    auto = "auto"  #: CUDA when available, else CPU
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule and bookkeeping."""
+
+    #: Optimiser steps in total.
+    steps: int = 2000
+    #: Pairs per minibatch.
+    batch_size: int = 4
+    #: Labels sampled per pair for the Dice loss (label-reg used 1; more = denser signal).
+    labels_per_pair: int = 1
+    #: Adam learning rate.
+    lr: float = 1e-3
+    #: Evaluate on held-out pairs every this many steps (and at the end).
+    eval_every: int = 250
+    #: Held-out pairs used by the periodic evaluation (all ordered pairs at most).
+    eval_pairs: int = 20
+    #: Write a resumable checkpoint every this many steps.
+    checkpoint_every: int = 50
+    #: Seed of weights initialisation and pair sampling.
+    seed: int = 0
+    #: Device: auto, cpu or cuda.
+    device: Device = Device.auto
+    #: CPU threads for torch (0 = torch's default).
+    threads: int = 0
+    #: Start from this model's weights (a name or a path), e.g. a float model for a W4A4 run.
+    init_from: str | None = None
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        """Cross-section checks (raise ConfigError / UserError)."""
+        self.model.validate()
+        div = self.model.divisor
+        if any(s % div for s in self.data.grid_shape):
+            raise UserError(f"data.grid_shape {list(self.data.grid_shape)}: each axis must be a "
+                            f"multiple of {div} for {len(self.model.resolved_channels())} levels")
+        if self.train.steps < 0 or self.train.batch_size < 1:
+            raise UserError("train.steps must be >= 0 and train.batch_size >= 1")
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Load and validate a run config YAML."""
+    cfg = load_yaml(RunConfig, path)
+    cfg.validate()
+    return cfg
+
+
+def pick_device(device: Device | str) -> torch.device:
+    """The torch device for a config choice."""
+    device = Device(device)
+    if device == Device.cuda and not torch.cuda.is_available():
+        raise UserError("train.device is cuda but no CUDA device is available")
+    if device == Device.cpu or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temp file in the same folder, then rename (never half-written)."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolve_model(ref: str | Path) -> Path:
+    """A model file from a path or a shipped model name."""
+    path = Path(ref)
+    if path.is_dir() and (path / "model.pt").exists():
+        return path / "model.pt"
+    if path.exists():
+        return path
+    if str(ref) in SHIPPED:
+        shipped = Path(str(resources.files("hwreg") / "models" / f"{ref}.pt"))
+        if not shipped.exists():
+            raise UserError(f"{shipped}: shipped model '{ref}' is missing from the package")
+        return shipped
+    names = ", ".join(SHIPPED)
+    raise UserError(f"{ref}: no such model file or shipped model name (names: {names})")
+
+
+def read_model_file(path: Path) -> dict[str, Any]:
+    """Load a model file's dict (weights only, no code) and check its format."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise UserError(f"{path}: not a readable hwreg model file ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path}: not an hwreg model file (format {FORMAT} expected)")
+    return ckpt
+
+
+def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[RegNet, RunConfig]:
+    """Rebuild the network of a model file dict and load its weights (strictly)."""
+    cfg = from_dict(RunConfig, ckpt["config"])
+    model = build_model(cfg.model)
+    model.load_state_dict(ckpt["state_dict"], strict=True)
+    model.eval()
+    return model, cfg
+
+
+def load_model(ref: str | Path) -> tuple[RegNet, RunConfig, dict[str, Any]]:
+    """Load a trained model by name or path: (network in eval mode, its run config, file dict)."""
+    path = resolve_model(ref)
+    ckpt = read_model_file(path)
+    model, cfg = model_from_checkpoint(ckpt)
+    return model, cfg, ckpt
+
+
+def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
+    """Copy conv weights/biases from another model (e.g. float -> quantized) by name.
+
+    Every conv parameter of ``model`` must be found with the same shape; quantizer parameters
+    are left to initialise from statistics. Returns the copied names.
+    """
+    source = read_model_file(resolve_model(ref))["state_dict"]
+    own = model.state_dict()
+    wanted = [k for k in own if k.endswith(("weight", "bias")) and "quant" not in k]
+    missing = [k for k in wanted if k not in source or source[k].shape != own[k].shape]
+    if missing:
+        raise UserError(f"{ref}: cannot initialise from it, parameter '{missing[0]}' is missing "
+                        "or has another shape (different architecture?)")
+    model.load_state_dict({k: source[k] for k in wanted}, strict=False)
+    return wanted

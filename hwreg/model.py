@@ -1,0 +1,232 @@
+"""The quantization-aware 3D DDF network (a LocalNet-style encoder-decoder, built for FINN).
+
+Input: fixed and moving images on the model grid as 2 channels, ``(B, 2, D, H, W)`` in [0, 1].
+Output: the DDF ``(B, 3, D, H, W)`` in voxels, fixed -> moving (convention: :mod:`hwreg.warp`).
+
+Op set, chosen so the FPGA dataflow needs few op types (``../shared/DESIGN.md``):
+
+- every layer is a 3x3x3 ``QuantConv3d`` (padding 1) followed by a ``QuantReLU``; downsampling is
+  a stride-2 conv (no pooling), upsampling is nearest x2 followed by a conv (no transposed conv);
+- skips are additive, and both addends share one activation quantizer (the encoder level's
+  ``QuantReLU`` instance is reused by the decoder conv of the same level), so the skip add is an
+  integer add of two streams with the same scale (no re-quantisation in hardware);
+- the input is quantised as an unsigned 8-bit integer image with the fixed scale 2**-8;
+- all quantizers use power-of-two scales (Brevitas ``FixedPoint``): thresholds are integers and
+  every level of the emulation (Brevitas, QONNX, FINN, RTL) computes the same integers;
+- one DDF head: a conv to 3 channels and a signed 8-bit output quantizer (the DDF's integer
+  codes are the accelerator's output); with ``head_level = 1`` the DDF is predicted at half
+  resolution and upsampled on the host (:func:`hwreg.warp.upsample_ddf`), a co-design choice
+  that removes the full-resolution decoder from the hardware.
+
+Bit widths come from :class:`ModelConfig`: ``weight_bits``/``act_bits`` of ``None`` give the float
+model (same modules with quantisation off, so float checkpoints initialise quantized ones);
+``first_bits`` and ``last_bits`` override the first conv's and the head's weight bits.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import torch
+from brevitas.nn import QuantConv3d, QuantIdentity, QuantReLU
+from brevitas.quant import (
+    Int8ActPerTensorFixedPoint,
+    Int8WeightPerTensorFixedPoint,
+    Uint8ActPerTensorFixedPoint,
+)
+from torch import nn
+
+from hwreg.errors import ConfigError
+from hwreg.warp import upsample_ddf
+
+BIT_WIDTHS = (2, 3, 4, 6, 8)
+
+
+class Preset(enum.StrEnum):
+    """Network size presets (``channels`` per level)."""
+
+    tiny = "tiny"  #: tests: 2 levels, 4/8 channels
+    demo = "demo"  #: trains on 2 CPU cores in minutes
+    full = "full"  #: the full-size study (GPU)
+
+
+PRESET_CHANNELS: dict[Preset, tuple[int, ...]] = {
+    Preset.tiny: (4, 8),
+    Preset.demo: (8, 16, 32),
+    Preset.full: (16, 32, 64, 64),
+}
+
+
+@dataclass
+class ModelConfig:
+    """Network architecture and quantisation."""
+
+    #: Size preset; ``channels`` overrides its channel counts when set.
+    preset: Preset = Preset.demo
+    #: Channels per resolution level (level 0 = full resolution); ``None`` = the preset's.
+    channels: list[int] | None = None
+    #: Weight bits of the hidden convs (2, 3, 4, 6, 8), or ``None`` for float.
+    weight_bits: int | None = None
+    #: Activation bits of the hidden ReLUs (2, 3, 4, 6, 8), or ``None`` for float.
+    act_bits: int | None = None
+    #: Weight bits of the first conv (quantized models only).
+    first_bits: int = 8
+    #: Weight bits of the DDF head conv (quantized models only).
+    last_bits: int = 8
+    #: Bits of the signed DDF output quantizer (quantized models only).
+    ddf_bits: int = 8
+    #: Resolution level of the DDF head: 0 = full resolution, 1 = half (host-side upsampling).
+    head_level: int = 0
+    #: Per-layer weight-bit overrides by layer name (e.g. ``{"enc1": 8}``), quantized only.
+    overrides: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quantized(self) -> bool:
+        """True unless this is the float model."""
+        return self.weight_bits is not None
+
+    def resolved_channels(self) -> tuple[int, ...]:
+        """The channel count of each level."""
+        return tuple(self.channels) if self.channels else PRESET_CHANNELS[Preset(self.preset)]
+
+    @property
+    def name(self) -> str:
+        """Short name: ``float`` or ``w4a4`` style."""
+        return "float" if not self.quantized else f"w{self.weight_bits}a{self.act_bits}"
+
+    def validate(self) -> None:
+        """Raise ConfigError on an unsupported combination."""
+        if (self.weight_bits is None) != (self.act_bits is None):
+            raise ConfigError("model.weight_bits and model.act_bits must both be set or both null")
+        for key in ("weight_bits", "act_bits", "first_bits", "last_bits", "ddf_bits"):
+            value = getattr(self, key)
+            if value is not None and value not in BIT_WIDTHS:
+                raise ConfigError(f"model.{key}: {value} is not one of {BIT_WIDTHS}")
+        channels = self.resolved_channels()
+        if len(channels) < 2 or min(channels) < 1:
+            raise ConfigError(f"model.channels: need >= 2 positive levels, got {list(channels)}")
+        if self.head_level not in (0, 1):
+            raise ConfigError(f"model.head_level: expected 0 or 1, got {self.head_level}")
+        for name, bits in self.overrides.items():
+            if bits not in BIT_WIDTHS:
+                raise ConfigError(f"model.overrides.{name}: {bits} is not one of {BIT_WIDTHS}")
+
+    @property
+    def divisor(self) -> int:
+        """Each grid axis must be a multiple of this (2 ** number of downsamplings)."""
+        return 2 ** (len(self.resolved_channels()) - 1)
+
+
+def _conv(cin: int, cout: int, stride: int, bits: int | None) -> QuantConv3d:
+    if bits is None:
+        return QuantConv3d(cin, cout, 3, stride=stride, padding=1, bias=True, weight_quant=None)
+    return QuantConv3d(cin, cout, 3, stride=stride, padding=1, bias=True,
+                       weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=bits)
+
+
+def _relu(bits: int | None) -> QuantReLU:
+    if bits is None:
+        return QuantReLU(act_quant=None)
+    return QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=bits)
+
+
+class InputQuant(QuantIdentity):
+    """Unsigned 8-bit integer image: ``x -> round(clip(x, 0, 255/256) * 256) / 256``."""
+
+    def __init__(self) -> None:
+        super().__init__(act_quant=Uint8ActPerTensorFixedPoint, bit_width=8,
+                         scaling_impl_type="const", scaling_init=1.0)
+
+
+class RegNet(nn.Module):
+    """The DDF network; see the module docstring. Layer names: ``enc{l}``/``down{l}`` (encoder),
+    ``up{l}``/``dec{l}`` (decoder), ``head``; ``act{l}`` is level l's shared activation."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        ch = cfg.resolved_channels()
+        q = cfg.quantized
+        levels = len(ch)
+
+        def wbits(name: str, default: int | None) -> int | None:
+            return cfg.overrides.get(name, default) if q else None
+
+        self.input_quant = InputQuant() if q else nn.Identity()
+        self.enc = nn.ModuleDict()
+        self.down = nn.ModuleDict()
+        self.up = nn.ModuleDict()
+        self.dec = nn.ModuleDict()
+        self.act = nn.ModuleDict()  # shared per level: encoder output and decoder conv output
+        self.dec_act = nn.ModuleDict()
+        for lvl in range(levels):
+            cin = 2 if lvl == 0 else ch[lvl]
+            first = cfg.first_bits if lvl == 0 else cfg.weight_bits
+            self.enc[str(lvl)] = _conv(cin, ch[lvl], 1, wbits(f"enc{lvl}", first))
+            self.act[str(lvl)] = _relu(cfg.act_bits)
+            if lvl + 1 < levels:
+                self.down[str(lvl)] = nn.Sequential(
+                    _conv(ch[lvl], ch[lvl + 1], 2, wbits(f"down{lvl}", cfg.weight_bits)),
+                    _relu(cfg.act_bits))
+        for lvl in range(levels - 2, cfg.head_level - 1, -1):
+            self.up[str(lvl)] = _conv(ch[lvl + 1], ch[lvl], 1, wbits(f"up{lvl}", cfg.weight_bits))
+            self.dec[str(lvl)] = _conv(ch[lvl], ch[lvl], 1, wbits(f"dec{lvl}", cfg.weight_bits))
+            self.dec_act[str(lvl)] = _relu(cfg.act_bits)
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.head = _conv(ch[cfg.head_level], 3, 1, wbits("head", cfg.last_bits))
+        if q:
+            self.ddf_quant: nn.Module = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint,
+                                                      bit_width=cfg.ddf_bits)
+        else:
+            self.ddf_quant = nn.Identity()
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # He init keeps the signal alive through the ReLU stack (torch's default init shrinks it
+        # by ~2.4x per layer, and the ReLUs die); a near-zero head starts at the identity.
+        for module in self.modules():
+            if isinstance(module, QuantConv3d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+        nn.init.normal_(self.head.weight, std=1e-3)
+
+    def core(self, x: torch.Tensor) -> torch.Tensor:
+        """The part that becomes hardware: ``(B, 2, D, H, W)`` -> DDF at ``head_level``."""
+        levels = len(self.cfg.resolved_channels())
+        x = self.input_quant(x)
+        skips = []
+        for lvl in range(levels):
+            x = self.act[str(lvl)](self.enc[str(lvl)](x))
+            skips.append(x)
+            if lvl + 1 < levels:
+                x = self.down[str(lvl)](x)
+        for lvl in range(levels - 2, self.cfg.head_level - 1, -1):
+            # the shared act[lvl] puts both addends on one scale: an integer add in hardware
+            x = self.act[str(lvl)](self.up[str(lvl)](self.upsample(x))) + skips[lvl]
+            x = self.dec_act[str(lvl)](self.dec[str(lvl)](x))
+        return self.ddf_quant(self.head(x))
+
+    def forward(self, fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
+        """``fixed``, ``moving``: (B, 1, D, H, W) in [0, 1] -> DDF (B, 3, D, H, W), voxels."""
+        shape = tuple(fixed.shape[2:])
+        div = self.cfg.divisor
+        if fixed.shape != moving.shape or any(s % div for s in shape):
+            raise ValueError(f"fixed {tuple(fixed.shape)} and moving {tuple(moving.shape)} must "
+                             f"match and each spatial axis be a multiple of {div}")
+        ddf = self.core(torch.cat([fixed, moving], dim=1))  # (B, 2, ...) channel 0 fixed
+        if self.cfg.head_level:
+            ddf = upsample_ddf(ddf, shape)
+        return ddf
+
+
+def build_model(cfg: ModelConfig) -> RegNet:
+    """Build the network described by ``cfg``."""
+    return RegNet(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of conv weights and biases (quantizer scales excluded)."""
+    return sum(p.numel() for n, p in model.named_parameters()
+               if n.endswith(".weight") or n.endswith(".bias"))

@@ -1,0 +1,73 @@
+"""The quantized DDF network: shapes per bit width, float/quant structure, config checks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hwreg.errors import ConfigError
+from hwreg.model import BIT_WIDTHS, ModelConfig, build_model
+
+
+@pytest.fixture(params=[None, *BIT_WIDTHS], ids=lambda b: "float" if b is None else f"w{b}a{b}")
+def bits(request: pytest.FixtureRequest) -> int | None:
+    return request.param
+
+
+@pytest.mark.parametrize("head_level", [0, 1])
+def test_forward_shapes(bits: int | None, head_level: int) -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(preset="tiny", weight_bits=bits, act_bits=bits,
+                                    head_level=head_level))
+    fixed, moving = torch.rand(2, 1, 8, 12, 8), torch.rand(2, 1, 8, 12, 8)
+    ddf = model(fixed, moving)
+    assert ddf.shape == (2, 3, 8, 12, 8)
+    ddf.sum().backward()  # differentiable through the quantizers (straight-through)
+    assert model.enc["0"].weight.grad is not None
+
+
+def test_quantized_output_is_integer_codes_times_scale() -> None:
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(preset="tiny", weight_bits=4, act_bits=4)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.5)
+    ddf = model.core(torch.rand(1, 2, 8, 8, 8))
+    scale = float(model.ddf_quant.act_quant.scale())
+    codes = ddf / scale
+    assert torch.equal(codes, torch.round(codes))
+    assert codes.abs().max() <= 128
+    assert scale == 2.0 ** round(torch.log2(torch.tensor(scale)).item())  # power of two
+
+
+def test_input_is_uint8_image() -> None:
+    model = build_model(ModelConfig(preset="tiny", weight_bits=4, act_bits=4))
+    x = torch.tensor([0.0, 0.5, 1.0, 1 / 256, 0.3])
+    assert torch.equal(model.input_quant(x) * 256, torch.tensor([0.0, 128, 255, 1, 77]))
+
+
+def test_per_layer_overrides_and_first_last_bits() -> None:
+    model = build_model(ModelConfig(preset="tiny", weight_bits=2, act_bits=2,
+                                    overrides={"enc1": 6}))
+    assert model.enc["0"].weight_quant.bit_width() == 8  # first layer
+    assert model.head.weight_quant.bit_width() == 8  # last layer
+    assert model.enc["1"].weight_quant.bit_width() == 6  # override
+    assert model.down["0"][0].weight_quant.bit_width() == 2
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        (ModelConfig(weight_bits=4, act_bits=None), "both be set"),
+        (ModelConfig(weight_bits=5, act_bits=5), "weight_bits: 5 is not one of"),
+        (ModelConfig(head_level=2), "head_level"),
+        (ModelConfig(channels=[8]), "need >= 2 positive levels"),
+    ],
+)
+def test_bad_model_config(cfg: ModelConfig, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_model(cfg)
+
+
+def test_grid_must_be_divisible() -> None:
+    model = build_model(ModelConfig(preset="demo"))  # 3 levels: multiples of 4
+    with pytest.raises(ValueError, match="multiple of 4"):
+        model(torch.rand(1, 1, 8, 10, 8), torch.rand(1, 1, 8, 10, 8))

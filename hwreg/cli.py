@@ -168,8 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     reg.set_defaults(handler=_register)
 
     from hwreg.compile.commands import add_commands
+    from hwreg.compress_cli import add_commands as add_compress_commands
 
     add_commands(stages)
+    add_compress_commands(stages)
     return parser
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,13 @@ def _check_run_folder(cfg: RunConfig, out: Path, force: bool) -> dict[str, Any] 
     return None
 
 
-def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True) -> Path:
-    """Train (or resume) a run into ``out``; returns the path of ``model.pt``."""
+def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True,
+          after_step: Callable[[RegNet, int], None] | None = None) -> Path:
+    """Train (or resume) a run into ``out``; returns the path of ``model.pt``.
+
+    ``after_step(model, step)``, if given, is called once before the first step (with the
+    starting step) and after every optimizer step (e.g. :class:`hwreg.compress.Pruner`).
+    """
     cfg.validate()
     out = Path(out)
     resume = _check_run_folder(cfg, out, force)
@@ -157,6 +163,8 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                     torch_rng=torch.get_rng_state())
         atomic_save(ckpt, out / "checkpoint.pt")
 
+    if after_step is not None:
+        after_step(model, step)
     model.train()
     bar = tqdm(total=tc.steps, initial=step, desc=f"train {cfg.model.name}",
                disable=not progress, dynamic_ncols=True)
@@ -172,6 +180,8 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
         loss.backward()
         optimizer.step()
         step += 1
+        if after_step is not None:
+            after_step(model, step)
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss.detach()):.4f}", dice=f"{1 - parts['dice_loss']:.3f}")
         if step % tc.eval_every == 0 or step == tc.steps:

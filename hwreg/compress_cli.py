@@ -1,0 +1,77 @@
+"""``hwreg prune`` and ``hwreg sweep``: thin shells over :mod:`hwreg.prune` and :mod:`hwreg.sweep`.
+
+Nothing heavy is imported until a command runs (the CLI starts without torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from hwreg.prune import prune_config, run_prune
+
+    bits = "same" if args.bits is None else args.bits
+    cfg = prune_config(args.model, args.sparsity, args.finetune_steps, schedule=args.schedule,
+                       stages=args.stages, bits=bits, lr=args.lr, data=args.data)
+    path = run_prune(cfg, args.out, force=args.force, progress=not args.quiet)
+    import json
+
+    metrics = json.loads((args.out / "metrics.json").read_text())
+    final, sp = metrics["final"], metrics["sparsity"]
+    print(f"pruned to {100 * sp['sparsity']:.2f} % ({sp['zeros']} of {sp['weights']} conv "
+          f"weights), {cfg.train.steps} fine-tuning steps: held-out Dice {final['dice']:.3f}, "
+          f"TRE {final['tre_mm']:.2f} mm; model written to {path}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from hwreg.sweep import load_sweep_config, run_sweep
+
+    cfg = load_sweep_config(args.config)
+    points = run_sweep(cfg, args.out, jobs=args.jobs)
+    print(f"{len(points)} points; wrote {args.out / 'table.md'}, {args.out / 'table.csv'} "
+          "and the plots")
+    return 0
+
+
+def add_commands(stages: Any) -> None:
+    """Add ``prune`` and ``sweep`` to the ``hwreg`` subparsers object."""
+    pr = stages.add_parser(
+        "prune", help="global magnitude pruning + masked fine-tuning (a run folder)",
+        description="Zero the smallest conv weights of MODEL over all layers together, then "
+                    "fine-tune with the masks held (pruned weights stay exactly zero, also as "
+                    "integers). Writes RUN/model.pt, config.yaml, metrics.json, sparsity.json/.md; "
+                    "re-running the same command resumes.")
+    pr.add_argument("--model", required=True, help="model file, run folder or shipped name")
+    pr.add_argument("--sparsity", required=True, type=float,
+                    help="fraction of conv weights set to zero, in [0, 1)")
+    pr.add_argument("--finetune-steps", type=int, default=0,
+                    help="masked fine-tuning steps (default 0: prune only)")
+    pr.add_argument("--schedule", choices=["oneshot", "iterative"], default="oneshot",
+                    help="oneshot (default) or iterative: --stages then --sparsity, evenly "
+                         "spaced over the fine-tuning")
+    pr.add_argument("--stages", type=float, nargs="+", default=None,
+                    help="iterative: intermediate sparsities (default sparsity/2)")
+    pr.add_argument("--bits", default=None,
+                    help="weight/activation bits of the fine-tuned model: float, 2, 3, 4, 6, 8 "
+                         "(default: the model's; e.g. prune a float model and quantize it)")
+    pr.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
+    pr.add_argument("--data", type=Path, default=None,
+                    help="dataset folder (default: the one the model was trained on)")
+    pr.add_argument("--out", required=True, type=Path, help="run folder")
+    pr.add_argument("--force", action="store_true", help="start over in an existing run folder")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(handler=_prune)
+
+    sw = stages.add_parser(
+        "sweep", help="accuracy table over bit widths x sparsities (parallel, resumable)",
+        description="Train float once, quantize from it, prune each bit width's model; evaluate "
+                    "every point on the same held-out pairs; write DIR/table.csv, table.md and "
+                    "PNG plots. A re-run skips finished points.")
+    sw.add_argument("--config", required=True, type=Path, help="sweep YAML (configs/sweep_*)")
+    sw.add_argument("--out", required=True, type=Path, help="sweep folder")
+    sw.add_argument("--jobs", type=int, default=1, help="points run in parallel (default 1)")
+    sw.set_defaults(handler=_sweep)

@@ -178,6 +178,9 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
     if missing:
         raise UserError(f"{ref}: cannot initialise from it, parameter '{missing[0]}' is missing "
                         "or has another shape (different architecture?)")
-    extra = [k for k in own if k not in wanted and k in source and source[k].shape == own[k].shape]
+    # learned quantizer scales (absent from a fresh model's state_dict until initialised)
+    tensors = {**dict(model.named_parameters()), **dict(model.named_buffers()), **own}
+    extra = [k for k, v in tensors.items()
+             if k not in wanted and k in source and source[k].shape == v.shape]
     model.load_state_dict({k: source[k] for k in [*wanted, *extra]}, strict=False)
     return wanted

@@ -173,3 +173,14 @@ def test_qonnx_export_of_pruned_model_is_exact(tmp_path: Path) -> None:
     assert np.array_equal(brevitas_codes(model, x), brevitas_codes(loaded, x))
     path = export_model(loaded, (8, 8, 8), tmp_path / "pruned.onnx")
     assert check_export(loaded, path, x) == 0
+
+
+def test_prune_without_finetuning_keeps_learned_quantizer_scales(
+        ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:
+    src = train(tiny_run_config(ibsr_dataset(n=5), steps=2, bits=4), tmp_path / "src",
+                progress=False)
+    path = run_prune(prune_config(src, 0.0, 0), tmp_path / "run", progress=False)
+    source, _, _ = load_model(src)
+    pruned, _, _ = load_model(path)  # strict load: the activation scales were carried over
+    x = torch.rand(1, 1, 8, 8, 8)
+    assert torch.equal(source(x, x.flip(2)), pruned(x, x.flip(2)))

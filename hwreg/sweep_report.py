@@ -1,0 +1,120 @@
+"""The sweep's table (CSV and Markdown) and plots, from its finished points' files.
+
+Per point: Dice mean and sd, TRE (mm) and folding % on the held-out pairs (``eval/metrics.json``);
+the measured global sparsity of the deployed (integer, where quantized) conv weights; the
+non-zero weight bits (non-zero weights x their bits, float = 32) and the compression ratio vs the
+dense float32 conv weights (sparse index overhead not counted).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hwreg.checkpoint import load_model
+from hwreg.compress import sparsity_report
+
+if TYPE_CHECKING:
+    from hwreg.sweep import Point, SweepConfig
+
+COLUMNS = ("point", "stage", "bits", "target_sparsity", "sparsity", "dice_mean", "dice_sd",
+           "tre_mm", "folding_percent", "nonzero_weight_bits", "compression")
+STAGES = ("trained", "pruned", "pruned + re-trained", "quantized")
+
+
+def point_row(point: Point, folder: Path) -> dict[str, Any] | None:
+    """The table row of a finished point (None if it has no results)."""
+    metrics = folder / "eval" / "metrics.json"
+    if not metrics.exists() or not (folder / "model.pt").exists():
+        return None
+    reg = json.loads(metrics.read_text())["registered"]
+    report = sparsity_report(load_model(folder)[0])
+    return {"point": point.name, "stage": point.stage or "",
+            "bits": "float" if point.bits is None else point.bits,
+            "target_sparsity": point.sparsity, "sparsity": round(report["sparsity"], 4),
+            "dice_mean": round(reg["dice_mean"], 4), "dice_sd": round(reg["dice_sd"], 4),
+            "tre_mm": round(reg["tre_mm"], 3), "folding_percent": round(reg["folding_percent"], 4),
+            "nonzero_weight_bits": report["nonzero_bits"],
+            "compression": round(report["compression"], 2)}
+
+
+def _md_row(r: dict[str, Any], first: str) -> str:
+    return (f"| {first} | {r['bits']} | {100 * r['target_sparsity']:g} % | "
+            f"{100 * r['sparsity']:.1f} % | {r['dice_mean']:.3f} ± {r['dice_sd']:.3f} | "
+            f"{r['tre_mm']:.2f} | {r['folding_percent']:.3f} | {r['nonzero_weight_bits']} | "
+            f"{r['compression']:.1f}x |")
+
+
+def table_markdown(rows: list[dict[str, Any]], grid: set[str], pairs: int | None) -> str:
+    """The Markdown table: the grid, then the seed's Table 1 stages."""
+    head = ["| {} | bits | target sparsity | sparsity | Dice mean ± sd | TRE (mm) | folding % "
+            "| non-zero weight bits | compression vs float32 |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["# Accuracy per bit width x sparsity", "",
+             f"Every point evaluated on the same held-out pairs ({pairs or 'all'}).", "",
+             head[0].format("point"), head[1]]
+    lines += [_md_row(r, r["point"]) for r in rows if r["point"] in grid]
+    staged = {r["stage"]: r for r in rows if r["stage"]}
+    if staged:
+        lines += ["", "## The seed's Table 1 stages", "", head[0].format("stage"), head[1]]
+        lines += [_md_row(staged[s], f"{s} ({staged[s]['point']})") for s in STAGES
+                  if s in staged]
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """``dice_vs_bits.png`` (one line per sparsity; float drawn at 32 bits) and
+    ``dice_vs_model_bits.png`` (Dice vs non-zero weight bits, log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def bits_value(r: dict[str, Any]) -> int:
+        return 32 if r["bits"] == "float" else int(r["bits"])
+
+    paths = [out / "dice_vs_bits.png", out / "dice_vs_model_bits.png"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for s in sorted({r["target_sparsity"] for r in rows}):
+        pts = sorted((bits_value(r), r["dice_mean"], r["dice_sd"]) for r in rows
+                     if r["target_sparsity"] == s)
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
+                    marker="o", capsize=3, label=f"{100 * s:g} % sparse")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("weight and activation bits (float = 32)")
+    ax.set_ylabel("held-out Dice (mean ± sd)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for b in sorted({bits_value(r) for r in rows}):
+        sel = [r for r in rows if bits_value(r) == b]
+        ax.plot([max(1, r["nonzero_weight_bits"]) for r in sel], [r["dice_mean"] for r in sel],
+                "o", label="float" if b == 32 else f"w{b}a{b}")
+    ax.set_xscale("log")
+    ax.set_xlabel("model size: non-zero weight bits")
+    ax.set_ylabel("held-out Dice (mean)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[str, Any]]:
+    """Write ``table.csv``, ``table.md`` and the plots for the finished points; returns rows."""
+    rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
+    with (out / "table.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    grid = {p.name for p in points if p.grid}
+    (out / "table.md").write_text(table_markdown(rows, grid, cfg.eval_pairs))
+    grid_rows = [r for r in rows if r["point"] in grid and math.isfinite(r["dice_mean"])]
+    if grid_rows:
+        write_plots(grid_rows, out)
+    return rows

@@ -1,0 +1,64 @@
+"""A tiny 2 x 2 sweep (float, w4 x 0, 50 %): table, Table 1 rows, plots, re-run skips."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from hwreg.config import to_dict
+from hwreg.sweep import SweepConfig, load_sweep_config, plan, run_sweep
+from tests.train.test_train import tiny_run_config
+
+
+def tiny_sweep(root: Path, folder: Path) -> Path:
+    run = to_dict(tiny_run_config(root, steps=2))
+    data = {"run": run, "bits": ["float", 4], "sparsities": [0, 0.5], "float_steps": 3,
+            "quant_steps": 2, "finetune_steps": 2, "eval_pairs": 2, "table1_sparsity": 0.5,
+            "table1_bits": 4}
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_plan_shares_starting_points(tmp_path: Path) -> None:
+    cfg = SweepConfig(bits=["float", 8, 2], sparsities=[0, 0.25, 0.5], table1_sparsity=0.25)
+    points = {p.name: p for p in plan(cfg, tmp_path)}
+    assert list(points) == ["float-s0", "w8-s0", "w2-s0", "float-s25", "float-s50", "w8-s25",
+                            "w8-s50", "w2-s25", "w2-s50", "t1-pruned", "t1-quantized"]
+    assert points["w8-s0"].depends == "float-s0" and points["w2-s50"].depends == "w2-s0"
+    assert points["t1-quantized"].depends == "float-s25"
+    assert {p.stage for p in points.values() if p.stage} == {
+        "trained", "pruned", "pruned + re-trained", "quantized"}
+    cmd = points["t1-pruned"].command
+    assert cmd[cmd.index("--finetune-steps") + 1] == "0"  # pruned, not re-trained
+    cmd = points["t1-quantized"].command
+    assert cmd[cmd.index("--bits") + 1] == "8"
+
+
+def test_tiny_sweep_writes_table_and_plots(ibsr_dataset: Callable[..., Path],
+                                           tmp_path: Path) -> None:
+    cfg_path = tiny_sweep(ibsr_dataset(n=5), tmp_path)
+    out = tmp_path / "sweep"
+    lines: list[str] = []
+    points = run_sweep(load_sweep_config(cfg_path), out, jobs=2, log=lines.append)
+    assert len(points) == 6 and sum("done" in line for line in lines) == 6
+    rows = list(csv.DictReader((out / "table.csv").open()))
+    assert [r["point"] for r in rows] == ["float-s0", "w4-s0", "float-s50", "w4-s50",
+                                          "t1-pruned", "t1-quantized"]
+    by = {r["point"]: r for r in rows}
+    assert float(by["float-s50"]["sparsity"]) == 0.5 and float(by["w4-s50"]["sparsity"]) >= 0.5
+    assert float(by["float-s0"]["compression"]) == 1.0
+    assert float(by["float-s50"]["compression"]) == 2.0
+    md = (out / "table.md").read_text()
+    for stage in ("trained (float-s0)", "pruned (t1-pruned)",
+                  "pruned + re-trained (float-s50)", "quantized (t1-quantized)"):
+        assert f"| {stage} |" in md
+    for png in ("dice_vs_bits.png", "dice_vs_model_bits.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a re-run skips every finished point
+    again: list[str] = []
+    run_sweep(load_sweep_config(cfg_path), out, jobs=2, log=again.append)
+    assert sum(line.startswith("[skip]") for line in again) == 6

@@ -27,13 +27,23 @@ lint: install
 	$(BIN)/ruff check hwreg tests benchmarks
 
 $(DATA)/hwreg_dataset.json: | $(STAMP)
-	$(BIN)/hwreg data prepare --out $(DATA) --force
+	$(BIN)/hwreg data prepare --out $(DATA) --spacing 1.5 --force --quiet
 
+# FULL=1 runs the configs' full training schedules (the full-size study; CUDA when present).
 demo: install $(DATA)/hwreg_dataset.json
 	$(BIN)/hwreg data check $(DATA)
+	$(BIN)/hwreg demo --out $(DEMO) --data $(DATA) $(if $(FULL),--full,)
 
-bench: install
+# ANTs lives in its own venv: antspyx 0.6.3 pins numpy<2.4 and scipy<1.16 (finn-plus needs newer).
+.venv-ants/.installed: requirements/bench.txt
+	test -x .venv-ants/bin/python || $(PYTHON) -m venv .venv-ants
+	.venv-ants/bin/python -m pip install --disable-pip-version-check -q -r requirements/bench.txt
+	touch $@
+
+bench: install .venv-ants/.installed $(DATA)/hwreg_dataset.json
 	$(BIN)/python benchmarks/bench_data.py --out benchmarks/results/data.json
+	$(BIN)/python benchmarks/bench_register.py --data $(DATA) --out benchmarks/results/register.json
+	$(BIN)/python benchmarks/bench_compile.py
 
 clean:
-	rm -rf $(VENV) runs build .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-ants runs build .pytest_cache .ruff_cache

@@ -90,6 +90,13 @@ def _register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from hwreg.demo import run_demo
+
+    run_demo(args.out, data=args.data, configs=args.configs, full=args.full)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hwreg`` command (subcommands carry their handler)."""
     parser = argparse.ArgumentParser(
@@ -166,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--force", action="store_true", help="overwrite existing outputs")
     reg.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     reg.set_defaults(handler=_register)
+
+    demo = stages.add_parser(
+        "demo", help="the main job: every stage on the default data, then a report",
+        description="Prepare data, train float and W4A4, evaluate, build with FINN for each "
+                    "board, emulate bit-exactly, register a pair, write OUT/report.md/.html.")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
+    demo.add_argument("--data", type=Path, default=Path("data/default"), help="dataset folder")
+    demo.add_argument("--configs", type=Path, default=Path("configs"), help="config folder")
+    demo.add_argument("--full", action="store_true",
+                      help="the configs' full training schedules (the full-size study; use a GPU)")
+    demo.set_defaults(handler=_demo)
 
     from hwreg.compile.commands import add_commands
     from hwreg.compress_cli import add_commands as add_compress_commands

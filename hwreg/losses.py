@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
+from torch.nn import functional
 
 from hwreg.warp import warp_image
 
@@ -38,6 +39,9 @@ class LossConfig:
     regulariser: Regulariser = Regulariser.bending
     #: Weight of the smoothness penalty.
     reg_weight: float = 0.5
+    #: Smooth large scales on a downsampled label (sigma >= 4: average-pool by sigma/2, then a
+    #: Gaussian of 2 voxels): ~10x cheaper on CPU; false = every scale at full resolution.
+    pyramid: bool = True
 
 
 def gaussian_kernel(sigma: float, max_radius: int) -> torch.Tensor:
@@ -98,12 +102,32 @@ def soft_dice(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tens
     return (2 * inter + eps) / (a.pow(2).sum(dims) + b.pow(2).sum(dims) + eps)
 
 
-def multiscale_dice_loss(fixed: torch.Tensor, warped: torch.Tensor,
-                         sigmas: Sequence[float]) -> torch.Tensor:
-    """Mean over scales, batch and label channels of ``1 - Dice`` of the smoothed labels."""
-    with torch.no_grad():  # the fixed label is a constant
-        fixed_s = gaussian_smooth_multi(fixed, sigmas)
-    warped_s = gaussian_smooth_multi(warped, sigmas)
+def pool_factor(sigma: float) -> int:
+    """Downsampling factor of the pyramid for ``sigma``: the largest power of 2 <= sigma / 2."""
+    return 2 ** math.floor(math.log2(sigma / 2)) if sigma >= 4 else 1
+
+
+def multiscale_dice_loss(fixed: torch.Tensor, warped: torch.Tensor, sigmas: Sequence[float],
+                         pyramid: bool = False) -> torch.Tensor:
+    """Mean over scales, batch and label channels of ``1 - Dice`` of the smoothed labels.
+
+    With ``pyramid``, a scale ``sigma >= 4`` is computed on both labels average-pooled by
+    ``f = pool_factor(sigma)`` and smoothed by ``sigma / f`` (Dice is a ratio of sums, so the
+    coarse grid approximates the full-resolution value at a fraction of the cost).
+    """
+    if not pyramid:
+        with torch.no_grad():  # the fixed label is a constant
+            fixed_s = gaussian_smooth_multi(fixed, sigmas)
+        warped_s = gaussian_smooth_multi(warped, sigmas)
+    else:
+        fixed_s, warped_s = [], []
+        for sigma in sigmas:
+            f = pool_factor(sigma)
+            a, b = (functional.avg_pool3d(x, f, ceil_mode=True) if f > 1 else x
+                    for x in (fixed, warped))
+            with torch.no_grad():
+                fixed_s.append(gaussian_smooth(a, sigma / f))
+            warped_s.append(gaussian_smooth(b, sigma / f))
     losses = [1 - soft_dice(f, w) for f, w in zip(fixed_s, warped_s, strict=True)]
     return torch.stack(losses).mean()
 
@@ -137,7 +161,7 @@ def registration_loss(ddf: torch.Tensor, fixed_label: torch.Tensor, moving_label
     channel per sampled label.
     """
     warped = warp_image(moving_label, ddf)
-    dice = multiscale_dice_loss(fixed_label, warped, cfg.dice_sigmas)
+    dice = multiscale_dice_loss(fixed_label, warped, cfg.dice_sigmas, cfg.pyramid)
     penalty = bending_energy(ddf) if cfg.regulariser == Regulariser.bending else gradient_norm(ddf)
     loss = dice + cfg.reg_weight * penalty
     return loss, {"dice_loss": float(dice.detach()), "reg": float(penalty.detach())}

@@ -10,12 +10,21 @@ from pathlib import Path
 from typing import Any
 
 
-def _prune(args: argparse.Namespace) -> int:
-    from hwreg.prune import prune_config, run_prune
+def prune_config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~hwreg.checkpoint.RunConfig` of a parsed ``hwreg prune`` command."""
+    from hwreg.compress import Schedule
+    from hwreg.prune import prune_config
 
     bits = "same" if args.bits is None else args.bits
-    cfg = prune_config(args.model, args.sparsity, args.finetune_steps, schedule=args.schedule,
-                       stages=args.stages, bits=bits, lr=args.lr, data=args.data)
+    return prune_config(args.model, args.sparsity, args.finetune_steps,
+                        schedule=Schedule(args.schedule), stages=args.stages, bits=bits,
+                        lr=args.lr, data=args.data, exclude=args.exclude)
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from hwreg.prune import run_prune
+
+    cfg = prune_config_from_args(args)
     path = run_prune(cfg, args.out, force=args.force, progress=not args.quiet)
     import json
 
@@ -58,6 +67,9 @@ def add_commands(stages: Any) -> None:
     pr.add_argument("--bits", default=None,
                     help="weight/activation bits of the fine-tuned model: float, 2, 3, 4, 6, 8 "
                          "(default: the model's; e.g. prune a float model and quantize it)")
+    pr.add_argument("--exclude", nargs="+", default=None, metavar="LAYER",
+                    help="layers left dense (enc0, down0, up0, dec0, head, ...); the DDF head's "
+                         "small weights would otherwise be pruned first")
     pr.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
     pr.add_argument("--data", type=Path, default=None,
                     help="dataset folder (default: the one the model was trained on)")

@@ -36,7 +36,7 @@ def parse_bits(value: str | int | None) -> int | None:
 def prune_config(source: str | Path, sparsity: float, finetune_steps: int,
                  schedule: Schedule = Schedule.oneshot, stages: list[float] | None = None,
                  bits: str | int | None = "same", lr: float | None = None,
-                 data: Path | None = None) -> RunConfig:
+                 data: Path | None = None, exclude: list[str] | None = None) -> RunConfig:
     """The run config of pruning ``source`` (a model name, file or run folder)."""
     path = resolve_model(source)
     _, cfg, _ = load_model(path)
@@ -51,7 +51,7 @@ def prune_config(source: str | Path, sparsity: float, finetune_steps: int,
     if lr is not None:
         cfg.train.lr = lr
     cfg.prune = PruneConfig(sparsity=sparsity, schedule=schedule, stages=list(stages or []),
-                            source=str(source))
+                            exclude=list(exclude or []), source=str(source))
     cfg.validate()
     return cfg
 

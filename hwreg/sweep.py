@@ -51,6 +51,9 @@ class SweepConfig:
     finetune_steps: int = 500
     #: Learning rate of the fine-tuning (``None`` = ``run.train.lr``).
     finetune_lr: float | None = None
+    #: Layers left dense in every pruned point (e.g. ``[head]``: the DDF head's weights are
+    #: small, so a global threshold removes them first).
+    exclude: list[str] = field(default_factory=list)
     #: Pruning schedule of the pruned points.
     schedule: Schedule = Schedule.oneshot
     #: Held-out pairs every point is evaluated on (``None`` = all ordered pairs).
@@ -135,6 +138,8 @@ def plan(cfg: SweepConfig, out: Path) -> list[Point]:
                "--finetune-steps", str(steps), "--schedule", cfg.schedule.value]
         if cfg.finetune_lr is not None:
             cmd += ["--lr", str(cfg.finetune_lr)]
+        if cfg.exclude:
+            cmd += ["--exclude", *cfg.exclude]
         return cmd + (["--bits", bits_name(bits).lstrip("w")] if new_bits else [])
 
     t1 = cfg.table1_sparsity
@@ -183,21 +188,19 @@ def evaluate_point(folder: Path, pairs: int | None) -> None:
 def make_point(point: Point, pts: Path, eval_pairs: int | None) -> str:
     """Make (or resume) and evaluate one point; runs in its own process. Returns its name."""
     from hwreg.checkpoint import load_run_config
-    from hwreg.prune import prune_config, run_prune
+    from hwreg.cli import build_parser
+    from hwreg.compress_cli import prune_config_from_args
+    from hwreg.prune import run_prune
     from hwreg.train import train
 
     folder = pts / point.name
     if not (folder / "model.pt").exists() or (folder / "checkpoint.pt").exists():
-        args, out = point.command, folder
-        if args[0] == "train":
-            train(load_run_config(args[2]), out, progress=False)
+        args = build_parser().parse_args([*point.command, "--out", str(folder), "--quiet"])
+        if args.stage == "train":
+            train(load_run_config(args.config), folder, progress=False)
         else:
-            opts = dict(zip(args[1::2], args[2::2], strict=True))
-            cfg = prune_config(opts["--model"], float(opts["--sparsity"]),
-                               int(opts["--finetune-steps"]), Schedule(opts["--schedule"]),
-                               bits=opts.get("--bits", "same"),
-                               lr=float(opts["--lr"]) if "--lr" in opts else None)
-            run_prune(cfg, out, progress=False)
+            cfg = prune_config_from_args(args)
+            run_prune(cfg, folder, progress=False)
     evaluate_point(folder, eval_pairs)
     return point.name
 

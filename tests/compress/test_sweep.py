@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from hwreg.cli import build_parser
 from hwreg.config import to_dict
 from hwreg.sweep import SweepConfig, load_sweep_config, plan, run_sweep
 from tests.train.test_train import tiny_run_config
@@ -24,7 +25,8 @@ def tiny_sweep(root: Path, folder: Path) -> Path:
 
 
 def test_plan_shares_starting_points(tmp_path: Path) -> None:
-    cfg = SweepConfig(bits=["float", 8, 2], sparsities=[0, 0.25, 0.5], table1_sparsity=0.25)
+    cfg = SweepConfig(bits=["float", 8, 2], sparsities=[0, 0.25, 0.5], table1_sparsity=0.25,
+                      exclude=["head", "enc0"])
     points = {p.name: p for p in plan(cfg, tmp_path)}
     assert list(points) == ["float-s0", "w8-s0", "w2-s0", "float-s25", "float-s50", "w8-s25",
                             "w8-s50", "w2-s25", "w2-s50", "t1-pruned", "t1-quantized"]
@@ -36,6 +38,8 @@ def test_plan_shares_starting_points(tmp_path: Path) -> None:
     assert cmd[cmd.index("--finetune-steps") + 1] == "0"  # pruned, not re-trained
     cmd = points["t1-quantized"].command
     assert cmd[cmd.index("--bits") + 1] == "8"
+    args = build_parser().parse_args([*cmd, "--out", "x"])  # a real hwreg command
+    assert args.exclude == ["head", "enc0"] and args.model.endswith("points/float-s25")
 
 
 def test_tiny_sweep_writes_table_and_plots(ibsr_dataset: Callable[..., Path],

@@ -62,6 +62,11 @@ class SweepConfig:
     table1_sparsity: float = 0.25
     #: Bit width of the Table 1 "quantized" stage.
     table1_bits: int | str = 8
+    #: Add FINN's resource and throughput estimates (LUT, BRAM, DSP, pairs/s) of every
+    #: quantized point (``hwreg build`` to ``step_estimates``, about 20 s per point).
+    estimates: bool = False
+    #: Board of the estimates.
+    board: str = "ZCU104"
 
     def validate(self) -> None:
         """Raise ConfigError on an unusable grid."""
@@ -72,6 +77,11 @@ class SweepConfig:
                 raise ConfigError(f"bits: {b} is not 'float' or one of {BIT_WIDTHS}")
         if not self.bits or FLOAT not in [str(b) for b in self.bits]:
             raise ConfigError("bits: must include 'float' (the shared starting point)")
+        from hwreg.compile.boards import Board
+
+        if self.board not in {b.value for b in Board}:
+            raise ConfigError(f"board: {self.board!r} is not one of "
+                              + ", ".join(b.value for b in Board))
         if not all(0.0 <= s < 1.0 for s in [*self.sparsities, self.table1_sparsity]):
             raise ConfigError(f"sparsities: must be in [0, 1), got {self.sparsities}")
 
@@ -165,10 +175,34 @@ def plan(cfg: SweepConfig, out: Path) -> list[Point]:
     return points
 
 
-def finished(folder: Path) -> bool:
-    """A point whose training finished and whose evaluation is written."""
+ESTIMATES = Path("build") / "report" / "estimate_network_performance.json"
+
+
+def finished(point: Point, folder: Path, estimates: bool = False) -> bool:
+    """A point whose training finished and whose evaluation (and estimates) are written."""
+    wants_estimates = estimates and point.bits is not None
     return ((folder / "model.pt").exists() and not (folder / "checkpoint.pt").exists()
-            and (folder / "eval" / "metrics.json").exists())
+            and (folder / "eval" / "metrics.json").exists()
+            and (not wants_estimates or (folder / ESTIMATES).exists()))
+
+
+def estimate_point(folder: Path, board: str) -> Path:
+    """FINN estimates of a quantized point: ``hwreg build --model FOLDER --out FOLDER/build``
+    up to ``step_estimates`` on the run's grid; returns the network report's path."""
+    from hwreg.checkpoint import load_model
+    from hwreg.compile.boards import Board
+    from hwreg.compile.config import BuildConfig
+    from hwreg.compile.steps import build
+    from hwreg.export import export_checked
+
+    model, cfg, _ = load_model(folder)
+    grid = tuple(cfg.data.grid_shape)
+    bcfg = BuildConfig(board=Board(board), grid_shape=grid)  # type: ignore[arg-type]
+    out = folder / "build"
+    out.mkdir(parents=True, exist_ok=True)
+    export_checked(model, grid, out / "export.onnx")  # type: ignore[arg-type]
+    build(out / "export.onnx", bcfg, out, to_step="step_estimates")
+    return folder / ESTIMATES
 
 
 def evaluate_point(folder: Path, pairs: int | None) -> None:
@@ -185,8 +219,10 @@ def evaluate_point(folder: Path, pairs: int | None) -> None:
     write_metrics(result, folder / "eval", f"Evaluation of {folder.name} ({cfg.model.name})")
 
 
-def make_point(point: Point, pts: Path, eval_pairs: int | None) -> str:
-    """Make (or resume) and evaluate one point; runs in its own process. Returns its name."""
+def make_point(point: Point, pts: Path, eval_pairs: int | None,
+               board: str | None = None) -> str:
+    """Make (or resume) and evaluate one point, and estimate it on ``board`` if given and it is
+    quantized; runs in its own process. Returns its name."""
     from hwreg.checkpoint import load_run_config
     from hwreg.cli import build_parser
     from hwreg.compress_cli import prune_config_from_args
@@ -201,7 +237,10 @@ def make_point(point: Point, pts: Path, eval_pairs: int | None) -> str:
         else:
             cfg = prune_config_from_args(args)
             run_prune(cfg, folder, progress=False)
-    evaluate_point(folder, eval_pairs)
+    if not (folder / "eval" / "metrics.json").exists():
+        evaluate_point(folder, eval_pairs)
+    if board is not None and point.bits is not None and not (folder / ESTIMATES).exists():
+        estimate_point(folder, board)
     return point.name
 
 
@@ -214,7 +253,8 @@ def run_sweep(cfg: SweepConfig, out: str | Path, jobs: int = 1,
     out = Path(out).resolve()
     points = plan(cfg, out)
     pts = out / "points"
-    done = {p.name for p in points if finished(pts / p.name)}
+    done = {p.name for p in points if finished(p, pts / p.name, cfg.estimates)}
+    board = cfg.board if cfg.estimates else None
     failed: list[str] = []
     for name in sorted(done):
         log(f"[skip] {name}: already finished")
@@ -227,7 +267,7 @@ def run_sweep(cfg: SweepConfig, out: str | Path, jobs: int = 1,
                 if len(running) >= max(1, jobs):
                     break
                 todo.remove(p)
-                running[pool.submit(make_point, p, pts, cfg.eval_pairs)] = p
+                running[pool.submit(make_point, p, pts, cfg.eval_pairs, board)] = p
             blocked = [p for p in todo if p.depends in failed]
             for p in blocked:
                 todo.remove(p)

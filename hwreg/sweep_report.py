@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 COLUMNS = ("point", "stage", "bits", "target_sparsity", "sparsity", "dice_mean", "dice_sd",
            "tre_mm", "folding_percent", "nonzero_weight_bits", "compression")
+#: FINN estimate columns (quantized points of a sweep with ``estimates: true``).
+HW_COLUMNS = ("LUT", "BRAM_18K", "DSP", "pairs_per_s")
 STAGES = ("trained", "pruned", "pruned + re-trained", "quantized")
 
 
@@ -38,29 +40,44 @@ def point_row(point: Point, folder: Path) -> dict[str, Any] | None:
             "dice_mean": round(reg["dice_mean"], 4), "dice_sd": round(reg["dice_sd"], 4),
             "tre_mm": round(reg["tre_mm"], 3), "folding_percent": round(reg["folding_percent"], 4),
             "nonzero_weight_bits": report["nonzero_bits"],
-            "compression": round(report["compression"], 2)}
+            "compression": round(report["compression"], 2), **hardware_columns(folder)}
 
 
-def _md_row(r: dict[str, Any], first: str) -> str:
+def hardware_columns(folder: Path) -> dict[str, Any]:
+    """LUT, BRAM_18K, DSP and pairs/s of a point's FINN estimates ("" when it has none)."""
+    path = folder / "build" / "report" / "estimate_network_performance.json"
+    if not path.exists():
+        return dict.fromkeys(HW_COLUMNS, "")
+    r = json.loads(path.read_text())
+    return {"LUT": r["totals"]["LUT"], "BRAM_18K": r["totals"]["BRAM_18K"],
+            "DSP": r["totals"]["DSP"], "pairs_per_s": round(r["estimated_pairs_per_s"], 1)}
+
+
+def _md_row(r: dict[str, Any], first: str, hw: bool) -> str:
+    extra = "".join(f" {r[k]} |" for k in HW_COLUMNS) if hw else ""
     return (f"| {first} | {r['bits']} | {100 * r['target_sparsity']:g} % | "
             f"{100 * r['sparsity']:.1f} % | {r['dice_mean']:.3f} ± {r['dice_sd']:.3f} | "
             f"{r['tre_mm']:.2f} | {r['folding_percent']:.3f} | {r['nonzero_weight_bits']} | "
-            f"{r['compression']:.1f}x |")
+            f"{r['compression']:.1f}x |" + extra)
 
 
 def table_markdown(rows: list[dict[str, Any]], grid: set[str], pairs: int | None) -> str:
-    """The Markdown table: the grid, then the seed's Table 1 stages."""
+    """The Markdown table: the grid, then the seed's Table 1 stages; FINN estimate columns
+    (LUT, BRAM_18K, DSP, pairs/s; dense hardware: FINN does not skip zero weights) when any
+    point has them."""
+    hw = any(r["LUT"] != "" for r in rows)
     head = ["| {} | bits | target sparsity | sparsity | Dice mean ± sd | TRE (mm) | folding % "
-            "| non-zero weight bits | compression vs float32 |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "| non-zero weight bits | compression vs float32 |"
+            + (" LUT | BRAM_18K | DSP | pairs/s |" if hw else ""),
+            "|---|---|---|---|---|---|---|---|---|" + ("---|" * 4 if hw else "")]
     lines = ["# Accuracy per bit width x sparsity", "",
              f"Every point evaluated on the same held-out pairs ({pairs or 'all'}).", "",
              head[0].format("point"), head[1]]
-    lines += [_md_row(r, r["point"]) for r in rows if r["point"] in grid]
+    lines += [_md_row(r, r["point"], hw) for r in rows if r["point"] in grid]
     staged = {r["stage"]: r for r in rows if r["stage"]}
     if staged:
         lines += ["", "## The seed's Table 1 stages", "", head[0].format("stage"), head[1]]
-        lines += [_md_row(staged[s], f"{s} ({staged[s]['point']})") for s in STAGES
+        lines += [_md_row(staged[s], f"{s} ({staged[s]['point']})", hw) for s in STAGES
                   if s in staged]
     return "\n".join(lines) + "\n"
 
@@ -109,7 +126,7 @@ def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[
     """Write ``table.csv``, ``table.md`` and the plots for the finished points; returns rows."""
     rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
     with (out / "table.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, *HW_COLUMNS])
         writer.writeheader()
         writer.writerows(rows)
     grid = {p.name for p in points if p.grid}

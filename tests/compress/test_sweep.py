@@ -66,3 +66,24 @@ def test_tiny_sweep_writes_table_and_plots(ibsr_dataset: Callable[..., Path],
     again: list[str] = []
     run_sweep(load_sweep_config(cfg_path), out, jobs=2, log=again.append)
     assert sum(line.startswith("[skip]") for line in again) == 6
+
+
+def test_finn_estimate_columns(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:
+    from hwreg.sweep import Point, estimate_point
+    from hwreg.sweep_report import hardware_columns, table_markdown
+    from hwreg.train import train
+
+    cfg = tiny_run_config(ibsr_dataset(n=5), steps=2, bits=4)
+    folder = tmp_path / "points" / "w4-s0"
+    train(cfg, folder, progress=False)
+    assert hardware_columns(folder) == {"LUT": "", "BRAM_18K": "", "DSP": "", "pairs_per_s": ""}
+    assert estimate_point(folder, "ZCU104").is_file()
+    hw = hardware_columns(folder)
+    assert isinstance(hw["LUT"], int) and hw["LUT"] > 0 and hw["pairs_per_s"] > 0
+    row = {"point": "w4-s0", "stage": "", "bits": 4, "target_sparsity": 0.0, "sparsity": 0.0,
+           "dice_mean": 0.5, "dice_sd": 0.1, "tre_mm": 1.0, "folding_percent": 0.0,
+           "nonzero_weight_bits": 10, "compression": 3.2, **hw}
+    md = table_markdown([row], {"w4-s0"}, 2)
+    assert "| LUT | BRAM_18K | DSP | pairs/s |" in md
+    assert f"| 3.2x | {hw['LUT']} | {hw['BRAM_18K']} | {hw['DSP']} | {hw['pairs_per_s']} |" in md
+    assert Point("w4-s0", 4, 0.0, None, []).bits == 4

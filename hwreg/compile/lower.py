@@ -108,18 +108,29 @@ def thresholds(acc_scale: float, bias: np.ndarray, act_scale: float, lo: int, hi
                relu: bool) -> np.ndarray:
     """Integer thresholds ``(C, hi - lo)``: ``T[c, j]`` = least integer ``acc`` whose code is
     ``>= lo + j + 1`` (see module docstring)."""
-    c = bias.shape[0]
-    targets = np.arange(lo + 1, hi + 1, dtype=np.float64)  # (m,)
-    exact = ((targets[None, :] - 0.5) * act_scale - bias[:, None].astype(np.float64)) / acc_scale
-    base = np.ceil(exact) - 3  # (C, m); float32 rounding moves the boundary by < 1 step
-    cand = base[:, :, None] + np.arange(7)[None, None, :]  # (C, m, 7)
-    codes = quantised_code(cand.transpose(1, 2, 0), acc_scale, bias, act_scale, lo, hi, relu)
-    codes = codes.transpose(2, 0, 1)  # (C, m, 7)
-    reached = codes >= targets[None, :, None]
-    if not np.all(reached[:, :, -1]) or np.any(reached[:, :, 0]):
-        raise AssertionError("threshold search window too small")  # internal error
-    first = np.argmax(reached, axis=2)
-    return (base + first).astype(np.float32).reshape(c, -1)
+    targets = np.arange(lo + 1, hi + 1, dtype=np.float64)[:, None]  # (m, 1)
+    exact = ((targets - 0.5) * act_scale - bias[None, :].astype(np.float64)) / acc_scale
+    guess = np.ceil(exact)  # (m, C); float32 rounding moves the true boundary a little
+
+    def reached(acc: np.ndarray) -> np.ndarray:
+        return quantised_code(acc, acc_scale, bias, act_scale, lo, hi, relu) >= targets
+
+    # bracket the boundary (widen until code(low) < target <= code(high)), then bisect; the
+    # code is monotonic in acc, so this finds the least integer acc reaching each target
+    width = np.full(guess.shape, 4.0)
+    for _ in range(64):
+        low, high = guess - width, guess + width
+        bad = reached(low) | ~reached(high)
+        if not bad.any():
+            break
+        width = np.where(bad, width * 4, width)
+    else:
+        raise AssertionError("threshold bracket not found")  # internal error
+    while np.any(high - low > 1):
+        mid = np.floor((low + high) / 2)
+        hit = reached(mid)
+        high, low = np.where(hit, mid, high), np.where(hit, low, mid)
+    return high.T.astype(np.float32)  # (C, m)
 
 
 class LowerToIntegerNDHWC(Transformation):

@@ -87,3 +87,12 @@ def test_finn_estimate_columns(ibsr_dataset: Callable[..., Path], tmp_path: Path
     assert "| LUT | BRAM_18K | DSP | pairs/s |" in md
     assert f"| 3.2x | {hw['LUT']} | {hw['BRAM_18K']} | {hw['DSP']} | {hw['pairs_per_s']} |" in md
     assert Point("w4-s0", 4, 0.0, None, []).bits == 4
+
+
+def test_shipped_sweep_configs(tmp_path: Path) -> None:
+    demo = load_sweep_config(Path("configs") / "sweep_demo.yaml")
+    full = load_sweep_config(Path("configs") / "sweep_full.yaml")
+    assert [str(b) for b in full.bits] == ["float", "8", "6", "4", "3", "2"]
+    assert full.sparsities == [0, 0.25, 0.5, 0.75]
+    assert len(plan(full, tmp_path / "full")) == 6 * 4 + 2  # grid + t1-pruned, t1-quantized
+    assert len(plan(demo, tmp_path / "demo")) == 4 * 2 + 2

@@ -58,9 +58,19 @@ def plan(out: Path, data: Path, configs: Path, full: bool) -> list[tuple[str, li
         ("train w4a4", ["train", "--config", str(w4a4_cfg), "--out",
                         str(out / "models" / "w4a4"), "--quiet"]),
     ]
+    pruned = out / "models" / "w4a4-p50"
+    stages.append(("prune w4a4 50%", ["prune", "--model", str(out / "models" / "w4a4"),
+                                       "--sparsity", "0.5", "--finetune-steps",
+                                       "200" if full else "40", "--exclude", "head",
+                                       "--out", str(pruned), "--quiet"]))
+    sweep_cfg = _sweep_config(configs / ("sweep_full.yaml" if full else "sweep_demo.yaml"),
+                              cfg_dir / "sweep.yaml", data, full)
+    stages.append(("sweep", ["sweep", "--config", str(sweep_cfg), "--out", str(out / "sweep"),
+                             "--jobs", "2"]))
     models = {"demo-float (shipped)": "demo-float", "demo-w4a4 (shipped)": "demo-w4a4",
               "float (this demo)": str(out / "models" / "float"),
-              "w4a4 (this demo)": str(out / "models" / "w4a4")}
+              "w4a4 (this demo)": str(out / "models" / "w4a4"),
+              "w4a4 50% pruned (this demo)": str(pruned)}
     for label, ref in models.items():
         stages.append((f"evaluate {label}", ["evaluate", "--model", ref, "--data", str(data),
                                               "--out", str(out / "eval" / _slug(label)),
@@ -78,6 +88,24 @@ def plan(out: Path, data: Path, configs: Path, full: bool) -> list[tuple[str, li
                                 str(out / "register"), "--moving-label",
                                 str(moving / "IBSR_02_seg_ana.nii.gz"), "--force"]))
     return stages
+
+
+#: Sweep overrides for 2 CPU cores (the configs' own values are kept with ``--full``).
+SWEEP_CPU_OVERRIDES: dict[str, Any] = {"float_steps": 10, "quant_steps": 30,
+                                       "finetune_steps": 20, "eval_pairs": 6}
+
+
+def _sweep_config(source: Path, out: Path, data: Path, full: bool) -> Path:
+    """The demo's sweep config: ``source`` with the data root and CPU-sized schedules."""
+    cfg = yaml.safe_load(source.read_text())
+    cfg["run"]["data"]["root"] = str(data.resolve())
+    if not full:
+        cfg.update(SWEEP_CPU_OVERRIDES)
+        cfg["run"]["loss"]["pyramid"] = True
+        cfg["run"]["train"]["labels_per_pair"] = 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
 
 
 def _slug(label: str) -> str:

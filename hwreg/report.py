@@ -45,6 +45,8 @@ def _to_markdown(blocks: list[Block]) -> str:
             lines.append("")
         elif kind == "img":
             lines += [f"![{body[1]}]({body[0]})", ""]
+        elif kind == "md":
+            lines += [body, ""]
     return "\n".join(lines)
 
 
@@ -67,6 +69,8 @@ def _to_html(blocks: list[Block], title: str) -> str:
         elif kind == "img":
             parts.append(f"<figure><img src='{html.escape(body[0])}'><figcaption>"
                          f"{html.escape(body[1])}</figcaption></figure>")
+        elif kind == "md":  # a Markdown fragment written by another stage: shown as text
+            parts.append(f"<pre>{html.escape(body)}</pre>")
     return "".join(parts) + "</body></html>\n"
 
 
@@ -106,7 +110,7 @@ def write_report(out: Path, data: Path, full: bool = False) -> Path:
     # accuracy
     rows, evals = [], {}
     for label in ("demo-float (shipped)", "demo-w4a4 (shipped)", "float (this demo)",
-                  "w4a4 (this demo)"):
+                  "w4a4 (this demo)", "w4a4 50% pruned (this demo)"):
         m = _read(out / "eval" / _slug(label) / "metrics.json")
         if m is None:
             continue
@@ -140,12 +144,31 @@ def write_report(out: Path, data: Path, full: bool = False) -> Path:
                                                        "contours; DDF grid; Jacobian")))
     except Exception as exc:  # a figure must not sink the report
         blocks.append(("p", f"(registration figure not drawn: {type(exc).__name__}: {exc})"))
+    blocks += _compression_blocks(out, results)
     blocks += _hardware_blocks(out, BOARDS, results)
     blocks += _ants_blocks(results)
     (out / "report.md").write_text(_to_markdown(blocks))
     (out / "report.html").write_text(_to_html(blocks, "hwreg demo report"))
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return out / "report.md"
+
+
+def _compression_blocks(out: Path, results: dict[str, Any]) -> list[Block]:
+    """Pruning report and the bit-width x sparsity sweep (table and plots as the sweep wrote)."""
+    blocks: list[Block] = [("h2", "Compression: pruning and the bit-width x sparsity sweep")]
+    sparsity = _read(out / "models" / "w4a4-p50" / "sparsity.json")
+    if sparsity is not None:
+        results["pruning"] = {k: v for k, v in sparsity.items() if not isinstance(v, (list, dict))}
+        blocks.append(("p", "W4A4 pruned to 50 % by global magnitude, fine-tuned with the masks "
+                            "held: per-layer sparsity in models/w4a4-p50/sparsity.md."))
+    table = out / "sweep" / "table.md"
+    if table.is_file():
+        blocks.append(("md", table.read_text()))
+        for png in ("dice_vs_bits.png", "dice_vs_model_bits.png"):
+            if (out / "sweep" / png).is_file():
+                blocks.append(("img", (f"sweep/{png}", png[:-4].replace("_", " "))))
+        results["sweep_table"] = str(out / "sweep" / "table.csv")
+    return blocks
 
 
 def _hardware_blocks(out: Path, boards: tuple[str, ...], results: dict[str, Any]) -> list[Block]:

@@ -1,0 +1,52 @@
+"""Demo plan and report rendering (the full demo runs in `make demo`, not in the tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from hwreg.demo import BOARDS, plan
+from hwreg.report import write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None:
+    stages = plan(tmp_path / "demo", tmp_path / "data", ROOT / "configs", full=False)
+    names = [n for n, _ in stages]
+    assert names[:4] == ["train float", "train w4a4", "prune w4a4 50%", "sweep"]
+    assert [f"build {b}" for b in BOARDS] == [n for n in names if n.startswith("build")]
+    assert names[-2:] == ["emulate", "register"]
+    cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "w4a4.yaml").read_text())
+    assert cfg["train"]["steps"] == 120 and cfg["loss"]["pyramid"] is True
+    assert cfg["train"]["init_from"].endswith("models/float/model.pt")
+    assert cfg["data"]["root"] == str((tmp_path / "data").resolve())
+    full = plan(tmp_path / "full", tmp_path / "data", ROOT / "configs", full=True)
+    full_cfg = yaml.safe_load((tmp_path / "full" / "configs" / "float.yaml").read_text())
+    assert full_cfg["train"]["steps"] == 1500 and len(full) == len(stages)
+
+
+def test_report_from_stage_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    summary = {"dice_mean": 0.4, "dice_sd": 0.1, "tre_mm": 5.0, "tre_sd": 1.0,
+               "folding_percent": 0.0, "dice_per_label": {"2": 0.5, "41": 0.3}}
+    ident = {**summary, "dice_mean": 0.3, "tre_mm": 6.0}
+    (out / "eval" / "demo-w4a4__shipped").mkdir(parents=True)
+    (out / "eval" / "demo-w4a4__shipped" / "metrics.json").write_text(json.dumps(
+        {"pairs": 2, "identity": ident, "registered": summary, "model": "demo-w4a4"}))
+    (out / "emulation").mkdir()
+    (out / "emulation" / "emulation.json").write_text(json.dumps(
+        {"pairs": 2, "exact": True, "levels": {"L1": {"max_abs_diff_vs_L1": 0,
+                                                      "time_s_per_pair": 0.5}},
+         "accuracy": {"L3": {"dice": 0.4, "tre_mm": 5.0, "folding_percent": 0.0}}}))
+    report = write_report(out, tmp_path / "no-data")
+    text = report.read_text()
+    assert "| demo-w4a4 (shipped) | 2 | 0.300 | 0.400 ± 0.100 |" in text
+    assert "registration figure not drawn" in text  # no data folder: said, not hidden
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    results = json.loads((out / "results.json").read_text())
+    assert results["models"] == {"demo-w4a4 (shipped)": "demo-w4a4"}
+    assert results["emulation"]["exact"] is True
+    assert (out / "fig_dice_per_label.png").stat().st_size > 0

@@ -58,20 +58,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from hwreg.checkpoint import load_model, pick_device
-    from hwreg.data.datasets import find_subjects, prepare_subject, split
-    from hwreg.evaluate import evaluate_pairs, write_metrics
-    from hwreg.train import require_data_root
+    from hwreg.evaluate import evaluate_model
 
-    model, cfg, _ = load_model(args.model)
-    cfg.data.root = require_data_root(cfg.data.root, args.data)
-    _, test = split(find_subjects(cfg.data), cfg.data)
-    subjects = [prepare_subject(s, cfg.data) for s in test]
-    device = pick_device(args.device)
-    result = evaluate_pairs(model.to(device), subjects, cfg.data.resolved_label_ids(),
-                            args.pairs, device, progress=not args.quiet)
-    result["model"] = str(args.model)
-    write_metrics(result, args.out, f"Evaluation of {args.model} ({cfg.model.name})")
+    result = evaluate_model(args.model, args.out, data=args.data, max_pairs=args.pairs,
+                            device=args.device, progress=not args.quiet)
     before, after = result["identity"], result["registered"]
     print(f"{result['pairs']} held-out pairs: Dice {before['dice_mean']:.3f} -> "
           f"{after['dice_mean']:.3f}, TRE {before['tre_mm']:.2f} -> {after['tre_mm']:.2f} mm, "

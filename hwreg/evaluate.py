@@ -107,6 +107,27 @@ def metrics_markdown(result: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
+                   max_pairs: int | None = None, device: str = "auto",
+                   progress: bool = False) -> dict[str, Any]:
+    """Evaluate a model (name or path) on the held-out subjects of its own dataset split and
+    write ``out/metrics.json`` and ``out/metrics.md``; returns the result."""
+    from hwreg.checkpoint import load_model, pick_device
+    from hwreg.data.datasets import find_subjects, prepare_subject, split
+    from hwreg.train import require_data_root
+
+    model, cfg, _ = load_model(ref)
+    cfg.data.root = require_data_root(cfg.data.root, data)
+    _, test = split(find_subjects(cfg.data), cfg.data)
+    subjects = [prepare_subject(s, cfg.data) for s in test]
+    torch_device = pick_device(device)
+    result = evaluate_pairs(model.to(torch_device), subjects, cfg.data.resolved_label_ids(),
+                            max_pairs, torch_device, progress=progress)
+    result["model"] = str(ref)
+    write_metrics(result, out, f"Evaluation of {ref} ({cfg.model.name})")
+    return result
+
+
 def write_metrics(result: dict[str, Any], out: Path, title: str) -> None:
     """Write ``metrics.json`` and ``metrics.md`` into ``out`` (created)."""
     out.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,7 @@
 
 - :func:`registration_figure`: fixed / moving / warped mid slices with label contours, the DDF
   as a deformed grid and the Jacobian determinant map, for one pair on the model grid.
-- :func:`bar_figure` and :func:`line_figure`: small generic charts (Dice per label, accuracy vs
-  bit width, cycles per layer).
+- :func:`bar_figure`: grouped bars (Dice per label, cycles per layer).
 """
 
 from __future__ import annotations
@@ -60,10 +59,7 @@ def registration_figure(fixed: np.ndarray, moving: np.ndarray, warped: np.ndarra
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def bar_figure(values: Mapping[str, Sequence[float]], categories: Sequence[str], path: Path,
@@ -78,22 +74,10 @@ def bar_figure(values: Mapping[str, Sequence[float]], categories: Sequence[str],
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
-def line_figure(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: Path,
-                title: str, xlabel: str, ylabel: str) -> Path:
-    """One line per series: ``{name: (x, y)}``."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for name, (x, y) in series.items():
-        ax.plot(x, y, "o-", label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

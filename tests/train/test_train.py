@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,3 +119,16 @@ def test_shipped_models_load_by_name(name: str) -> None:
     _, cfg, ckpt = load_model(name)
     assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
     assert cfg.model.name == name.split("-")[1]
+
+
+def test_evaluate_writes_metrics(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:
+    from hwreg.evaluate import evaluate_model
+
+    root = ibsr_dataset(n=5)
+    path = train(tiny_run_config(root, steps=2), tmp_path / "run", progress=False)
+    result = evaluate_model(path, tmp_path / "eval", data=root)
+    assert result["pairs"] == 2  # the 2 held-out subjects, both orders
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved["registered"]["dice_mean"] == result["registered"]["dice_mean"]
+    assert set(saved["identity"]["dice_per_label"]) == {"2", "41"}
+    assert "| identity (before) |" in (tmp_path / "eval" / "metrics.md").read_text()

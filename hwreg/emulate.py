@@ -200,14 +200,44 @@ class Levels:
         return "network output"
 
 
+def rtl_layers(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], workdir: Path,
+               cache_dir: Path | None = None) -> dict[str, Any]:
+    """L4: every layer's RTL under Verilator on its L3 inputs ``ctx3``, exact vs L3
+    (:mod:`hwreg.compile.rtl.layers`); summary plus one row per layer."""
+    from hwreg.compile.boards import board_info
+    from hwreg.compile.config import BuildConfig
+    from hwreg.compile.rtl import harness
+    from hwreg.compile.rtl.layers import simulate_layers
+    from hwreg.config import load_yaml
+
+    cfg = load_yaml(BuildConfig, build_dir / "build_config.yaml")
+    t0 = time.perf_counter()
+    rows = simulate_layers(levels.hw, ctx3, workdir, board_info(cfg.board).part, cfg.clock_ns,
+                           cache_dir or harness.DEFAULT_CACHE)
+    checked = [r for r in rows if r["exact"] is not None]
+    return {"exact": all(r["exact"] for r in checked) and len(checked) == len(rows),
+            "layers": len(rows), "layers_exact": sum(bool(r["exact"]) for r in checked),
+            "first_mismatch": next((r["layer"] for r in rows if r["exact"] is False), None),
+            "no_rtl": [r["layer"] for r in rows if r["exact"] is None],
+            "time_s": round(time.perf_counter() - t0, 2),
+            "sim_cycles": sum(r.get("cycles", 0) for r in rows), "per_layer": rows}
+
+
 def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
             out_dir: str | Path | None = None,
-            float_model: RegNet | None = None) -> dict[str, Any]:
+            float_model: RegNet | None = None, rtl: bool = False,
+            rtl_cache: Path | None = None) -> dict[str, Any]:
     """Run L1, L2, L3 on every pair; returns (and writes ``out_dir/emulation.json``) per level
     the max abs diff vs L1 and the time per pair, plus the first mismatching layer if any.
     Labelled pairs also get Dice/TRE/folding of the L3 DDF and, given ``float_model``, of the
-    float model's DDF (L0), averaged in ``accuracy``."""
+    float model's DDF (L0), averaged in ``accuracy``. With ``rtl``, L4 (every layer's RTL
+    under Verilator, exact vs L3 on the first pair's layer inputs; builds cached in
+    ``rtl_cache``) is added as ``L4`` and counts towards ``exact``; its simulation files go to
+    ``out_dir/rtl`` (or a temporary folder)."""
+    import tempfile
+
     levels = Levels(build_dir)
+    l4: dict[str, Any] | None = None
     if abs(output_scale(model) - levels.scale) > 0:
         raise UserError(f"the model's output scale {output_scale(model)} differs from the "
                         f"build's {levels.scale}: --model and --build do not belong together")
@@ -226,6 +256,11 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
         t2 = time.perf_counter()
         c3, ctx3 = levels.l3(x)
         t3 = time.perf_counter()
+        if rtl and l4 is None:
+            with tempfile.TemporaryDirectory() as tmp:
+                work = Path(out_dir) / "rtl" if out_dir is not None else Path(tmp)
+                l4 = rtl_layers(Path(build_dir), levels, ctx3, work, rtl_cache)
+                l4["pair"] = name
         secs["L1"] += t1 - t0
         secs["L2"] += t2 - t1
         secs["L3"] += t3 - t2
@@ -251,12 +286,14 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
         "pairs": n,
         "levels": {k: {"max_abs_diff_vs_L1": diff[k], "time_s_per_pair": secs[k] / n}
                    for k in ("L1", "L2", "L3")},
-        "exact": not any(diff.values()),
+        "exact": not any(diff.values()) and (l4 is None or l4["exact"]),
         "first_mismatch": mismatch,
         "accuracy": {lvl: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
                      for lvl, rows in acc.items() if rows},
         "per_pair": per_pair,
     }
+    if l4 is not None:
+        result["L4"] = l4
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

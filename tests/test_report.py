@@ -20,7 +20,7 @@ def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None
     assert [f"build {b}" for b in BOARDS] == [n for n in names if n.startswith("build")]
     assert names[-2:] == ["emulate", "register"]
     cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "w4a4.yaml").read_text())
-    assert cfg["train"]["steps"] == 120 and cfg["loss"]["pyramid"] is True
+    assert cfg["train"]["steps"] == 80 and cfg["loss"]["pyramid"] is True
     assert cfg["train"]["init_from"].endswith("models/float/model.pt")
     assert cfg["data"]["root"] == str((tmp_path / "data").resolve())
     full = plan(tmp_path / "full", tmp_path / "data", ROOT / "configs", full=True)

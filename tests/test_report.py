@@ -21,11 +21,13 @@ def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None
     assert names[-2:] == ["emulate", "register"]
     cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "w4a4.yaml").read_text())
     assert cfg["train"]["steps"] == 80 and cfg["loss"]["pyramid"] is True
-    assert cfg["train"]["init_from"].endswith("models/float/model.pt")
+    assert cfg["train"]["init_from"] == "demo-float"  # QAT from the shipped float model
     assert cfg["data"]["root"] == str((tmp_path / "data").resolve())
     full = plan(tmp_path / "full", tmp_path / "data", ROOT / "configs", full=True)
     full_cfg = yaml.safe_load((tmp_path / "full" / "configs" / "float.yaml").read_text())
     assert full_cfg["train"]["steps"] == 1500 and len(full) == len(stages)
+    full_w4a4 = yaml.safe_load((tmp_path / "full" / "configs" / "w4a4.yaml").read_text())
+    assert full_w4a4["train"]["init_from"].endswith("models/float/model.pt")
 
 
 def test_report_from_stage_outputs(tmp_path: Path) -> None:

@@ -200,10 +200,12 @@ class Levels:
         return "network output"
 
 
-def rtl_layers(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], workdir: Path,
+def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], workdir: Path,
                cache_dir: Path | None = None) -> dict[str, Any]:
     """L4: every layer's RTL under Verilator on its L3 inputs ``ctx3``, exact vs L3
-    (:mod:`hwreg.compile.rtl.layers`); summary plus one row per layer."""
+    (:mod:`hwreg.compile.rtl.layers`), summary plus one row per layer; then (if L4 is exact)
+    L5: the stitched accelerator on the L3 input, exact vs the L3 output, cycles vs FINN's
+    estimates, simulation speed (:mod:`hwreg.compile.rtl.stitch`)."""
     from hwreg.compile.boards import board_info
     from hwreg.compile.config import BuildConfig
     from hwreg.compile.rtl import harness
@@ -215,12 +217,22 @@ def rtl_layers(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
     rows = simulate_layers(levels.hw, ctx3, workdir, board_info(cfg.board).part, cfg.clock_ns,
                            cache_dir or harness.DEFAULT_CACHE)
     checked = [r for r in rows if r["exact"] is not None]
-    return {"exact": all(r["exact"] for r in checked) and len(checked) == len(rows),
+    l4_s = round(time.perf_counter() - t0, 2)
+    l4 = {"exact": all(r["exact"] for r in checked) and len(checked) == len(rows),
             "layers": len(rows), "layers_exact": sum(bool(r["exact"]) for r in checked),
             "first_mismatch": next((r["layer"] for r in rows if r["exact"] is False), None),
             "no_rtl": [r["layer"] for r in rows if r["exact"] is None],
-            "time_s": round(time.perf_counter() - t0, 2),
+            "time_s": l4_s,
             "sim_cycles": sum(r.get("cycles", 0) for r in rows), "per_layer": rows}
+    l5: dict[str, Any] = {"exact": False, "why": "L4 not exact"}
+    if l4["exact"]:
+        from hwreg.compile.rtl.stitch import simulate_accelerator
+
+        t1 = time.perf_counter()
+        l5 = simulate_accelerator(levels.hw, ctx3, workdir / "accel", board_info(cfg.board).part,
+                                  cfg.clock_ns, cache_dir or harness.DEFAULT_CACHE)
+        l5["time_s"] = round(time.perf_counter() - t1, 2)
+    return {"L4": l4, "L5": l5}
 
 
 def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
@@ -232,12 +244,14 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
     Labelled pairs also get Dice/TRE/folding of the L3 DDF and, given ``float_model``, of the
     float model's DDF (L0), averaged in ``accuracy``. With ``rtl``, L4 (every layer's RTL
     under Verilator, exact vs L3 on the first pair's layer inputs; builds cached in
-    ``rtl_cache``) is added as ``L4`` and counts towards ``exact``; its simulation files go to
-    ``out_dir/rtl`` (or a temporary folder)."""
+    ``rtl_cache``) is added as ``L4``, and L5 (the stitched accelerator with FIFOs, same pair)
+    as ``L5``; both count towards ``exact``; their simulation files go to ``out_dir/rtl`` (or a
+    temporary folder)."""
     import tempfile
 
     levels = Levels(build_dir)
     l4: dict[str, Any] | None = None
+    l5: dict[str, Any] = {}
     if abs(output_scale(model) - levels.scale) > 0:
         raise UserError(f"the model's output scale {output_scale(model)} differs from the "
                         f"build's {levels.scale}: --model and --build do not belong together")
@@ -259,8 +273,9 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
         if rtl and l4 is None:
             with tempfile.TemporaryDirectory() as tmp:
                 work = Path(out_dir) / "rtl" if out_dir is not None else Path(tmp)
-                l4 = rtl_layers(Path(build_dir), levels, ctx3, work, rtl_cache)
-                l4["pair"] = name
+                rtl_res = rtl_levels(Path(build_dir), levels, ctx3, work, rtl_cache)
+                l4, l5 = rtl_res["L4"], rtl_res["L5"]
+                l4["pair"] = l5["pair"] = name
         secs["L1"] += t1 - t0
         secs["L2"] += t2 - t1
         secs["L3"] += t3 - t2
@@ -286,14 +301,14 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
         "pairs": n,
         "levels": {k: {"max_abs_diff_vs_L1": diff[k], "time_s_per_pair": secs[k] / n}
                    for k in ("L1", "L2", "L3")},
-        "exact": not any(diff.values()) and (l4 is None or l4["exact"]),
+        "exact": not any(diff.values()) and (l4 is None or (l4["exact"] and l5["exact"])),
         "first_mismatch": mismatch,
         "accuracy": {lvl: {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
                      for lvl, rows in acc.items() if rows},
         "per_pair": per_pair,
     }
     if l4 is not None:
-        result["L4"] = l4
+        result["L4"], result["L5"] = l4, l5
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -144,7 +144,13 @@ def _emulate(args: argparse.Namespace) -> int:
             print(f"no Vivado-free RTL for: {', '.join(l4['no_rtl'])} (mvau_style hls?)")
         if l4["first_mismatch"]:
             print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']}")
-        if not l4["exact"]:
+        l5 = result["L5"]
+        if "cycles_one_volume" in l5:
+            print(f"L5 (stitched accelerator, FIFOs): exact {l5['exact']}, "
+                  f"{l5['cycles_one_volume']} cycles/volume, interval {l5['interval_cycles']} "
+                  f"cycles (FINN max layer {l5['finn_max_layer_cycles']}), "
+                  f"{l5['sim_cycles_per_s'] / 1e6:.2f} M cycles/s simulated")
+        if not (l4["exact"] and l5["exact"]):
             return 1
     if not result["exact"]:
         print(f"MISMATCH: first differing layer: {result['first_mismatch']}")
@@ -152,7 +158,7 @@ def _emulate(args: argparse.Namespace) -> int:
     for level, r in result["accuracy"].items():
         print(f"{level}: Dice {r['dice']:.3f}, TRE {r['tre_mm']:.2f} mm, folding "
               f"{r['folding_percent']:.2f} %")
-    eq = "L1 = L2 = L3 = L4" if l4 is not None else "L1 = L2 = L3"
+    eq = "L1 = L2 = L3 = L4 = L5" if l4 is not None else "L1 = L2 = L3"
     print(f"{result['pairs']} pairs: {eq} exactly; wrote {Path(args.out)}/emulation.json")
     return 0
 
@@ -205,7 +211,8 @@ def add_commands(stages: Any) -> None:
                      help="model grid spacing in mm for --data with a random model (default 2)")
     emu.add_argument("--float-model", help="float model (L0) for the Dice/TRE comparison")
     emu.add_argument("--level", choices=["python", "rtl"], default="python",
-                     help="rtl: also L4, every layer's RTL under Verilator exact vs L3 "
+                     help="rtl: also L4 (every layer's RTL under Verilator, exact vs L3) "
+                          "and L5 (the stitched accelerator) "
                           "(builds cached in ~/.cache/hwreg/verilator)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)

@@ -1,7 +1,8 @@
 """L4: every layer of the tiny builds in RTL under Verilator (the 3D ops, FINN's MVAU_rtl and
-Thresholding_rtl, the project's ElementwiseAdd/DuplicateStreams RTL), exact vs L3, through
-``emulate(..., rtl=True)``. Verilator builds are cached between sessions (a cold cache costs
-about 15 s per layer shape)."""
+Thresholding_rtl, the project's ElementwiseAdd/DuplicateStreams RTL), exact vs L3, and L5: the
+stitched accelerator (FIFOs, width converters) exact vs L3, through ``emulate(..., rtl=True)``.
+Verilator builds are cached between sessions (a cold cache costs about 15 s per layer shape).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def rtl_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp().parent / "hwreg-verilator-cache"
 
 
-def test_every_layer_rtl_exact_vs_l3(tiny_build, rtl_cache, tmp_path) -> None:
+def test_l4_layers_and_l5_accelerator_exact_vs_l3(tiny_build, rtl_cache, tmp_path) -> None:
     model, grid, out = tiny_build
     if load_yaml(BuildConfig, out / "build_config.yaml").mvau_style is MvauStyle.hls:
         pytest.skip("MVAU_hls (thresholds inside) has no Vivado-free RTL")
@@ -36,5 +37,10 @@ def test_every_layer_rtl_exact_vs_l3(tiny_build, rtl_cache, tmp_path) -> None:
     assert {"MVAU_rtl", "Thresholding_rtl", "ConvolutionInputGenerator3D_hwreg_rtl"} <= impls
     for r in l4["per_layer"]:  # full speed: close to FINN's cycle estimate
         assert r["cycles"] <= 1.1 * r["exp_cycles"] + 64, r
+    l5 = result["L5"]
+    assert l5["exact_1"] and l5["exact_2"], l5  # one volume, then two back to back
+    # steady state: the interval between volumes within 10 % of FINN's slowest layer
+    assert l5["finn_max_layer_cycles"] <= l5["interval_cycles"] <= 1.1 * l5["finn_max_layer_cycles"]
+    assert l5["cycles_one_volume"] < l5["finn_critical_path_cycles"]  # layers overlap
     saved = json.loads((tmp_path / "emulation.json").read_text())
     assert saved["L4"]["layers_exact"] == l4["layers"]

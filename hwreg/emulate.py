@@ -85,20 +85,13 @@ def accuracy(model: RegNet, codes: np.ndarray, pair: Pair) -> dict[str, float]:
     (upsampled to the input grid for ``head_level = 1``) on a labelled pair."""
     import torch
 
-    from hwreg.metrics import folding_percent, mean_dice, tre
-    from hwreg.warp import upsample_ddf, warp_labels_np
+    from hwreg.warp import upsample_ddf
 
     ddf = torch.from_numpy(codes * output_scale(model)).float()
     shape = tuple(pair.x.shape[2:])
     if tuple(ddf.shape[2:]) != shape:
         ddf = upsample_ddf(ddf, shape)  # type: ignore[arg-type]
-    d = ddf[0].numpy()
-    assert pair.fixed_labels is not None and pair.moving_labels is not None
-    warped = warp_labels_np(pair.moving_labels, d)
-    ids = sorted(set(np.unique(pair.fixed_labels).tolist()) - {0})
-    return {"dice": mean_dice(pair.fixed_labels, warped, ids),
-            "tre_mm": tre(pair.fixed_labels, warped, ids, pair.spacing),
-            "folding_percent": folding_percent(d)}
+    return ddf_metrics(pair, ddf[0].numpy())
 
 
 @torch_no_grad_float
@@ -106,17 +99,22 @@ def float_accuracy(float_model: RegNet, pair: Pair) -> dict[str, float]:
     """L0: the same metrics for a float model's DDF on a labelled pair."""
     import torch
 
+
+    x = torch.from_numpy(pair.x)
+    return ddf_metrics(pair, float_model.eval()(x[:, :1], x[:, 1:])[0].numpy())
+
+
+def ddf_metrics(pair: Pair, ddf: np.ndarray) -> dict[str, float]:
+    """Dice, TRE (mm) and folding % of a DDF ``(3, D, H, W)`` (voxels) on a labelled pair."""
     from hwreg.metrics import folding_percent, mean_dice, tre
     from hwreg.warp import warp_labels_np
 
-    x = torch.from_numpy(pair.x)
-    d = float_model.eval()(x[:, :1], x[:, 1:])[0].numpy()
     assert pair.fixed_labels is not None and pair.moving_labels is not None
-    warped = warp_labels_np(pair.moving_labels, d)
+    warped = warp_labels_np(pair.moving_labels, ddf)
     ids = sorted(set(np.unique(pair.fixed_labels).tolist()) - {0})
     return {"dice": mean_dice(pair.fixed_labels, warped, ids),
             "tre_mm": tre(pair.fixed_labels, warped, ids, pair.spacing),
-            "folding_percent": folding_percent(d)}
+            "folding_percent": folding_percent(ddf)}
 
 
 class Levels:

@@ -35,7 +35,6 @@ IBSR_LABEL_IDS: tuple[int, ...] = (
 class Layout(enum.StrEnum):
     """How subjects are found in a dataset folder."""
 
-    default = "default"  #: the embedded default data, generated on the fly (no folder needed)
     ibsr = "ibsr"  #: IBSR_18 as distributed: IBSR_XX/IBSR_XX_ana[_strip].nii.gz + _seg_ana
     glob = "glob"  #: image/label pairs matched by two globs (``image_glob``, ``label_glob``)
 
@@ -51,7 +50,7 @@ class GridCentre(enum.StrEnum):
 class DataConfig:
     """Where the subjects come from and how they are put on the model grid."""
 
-    #: Dataset folder. ``None`` with layout ``default`` uses the embedded default data.
+    #: Dataset folder (``hwreg data prepare --out DIR`` writes the embedded default data there).
     root: Path | None = None
     #: How subjects are found in ``root``.
     layout: Layout = Layout.ibsr

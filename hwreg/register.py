@@ -28,7 +28,14 @@ from scipy import ndimage
 
 from hwreg.checkpoint import load_model, pick_device
 from hwreg.data.datasets import to_model_grid
-from hwreg.data.nifti import Volume, check_pair, load_image, load_labels, save_nifti
+from hwreg.data.nifti import (
+    Volume,
+    check_pair,
+    load_image,
+    load_labels,
+    require_absent,
+    save_nifti,
+)
 from hwreg.errors import UserError
 from hwreg.evaluate import predict_ddf
 
@@ -86,9 +93,7 @@ def register_files(fixed: str | Path, moving: str | Path, out: str | Path,
     targets = [out / name for name in OUTPUTS[: 3 if label_vol is not None else 2]]
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
-    existing = [p for p in (out / n for n in OUTPUTS) if p.exists()]
-    if existing and not force:
-        raise UserError(f"{existing[0]}: exists; pass --force to overwrite")
+    require_absent([out / name for name in OUTPUTS], force)
     torch_device = pick_device(device)
     t0 = time.perf_counter()
     img_f, grid_f = to_model_grid(fixed_vol, cfg.data)

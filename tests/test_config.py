@@ -27,7 +27,7 @@ def test_round_trip_and_relative_paths(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("grid_spacing: 2\nbogus_key: 1\n", "unknown config key 'bogus_key'"),
-        ("layout: nifti\n", "layout: 'nifti' is not one of default, ibsr, glob"),
+        ("layout: nifti\n", "layout: 'nifti' is not one of ibsr, glob"),
         ("grid_shape: [16, 16]\n", "grid_shape: expected 3 values, got 2"),
         ("n_train: ten\n", "n_train: expected an integer, got 'ten'"),
         ("grid_spacing: [1]\n", "grid_spacing: expected a number"),

@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/ruff check hwreg tests benchmarks
 
 $(DATA)/hwreg_dataset.json: | $(STAMP)
-	$(BIN)/hwreg data prepare --out $(DATA) --spacing 1.5 --force --quiet
+	$(BIN)/hwreg data prepare --out $(DATA) --spacing 1.5 --quiet
 
 # FULL=1 runs the configs' full training schedules (the full-size study; CUDA when present).
 demo: install $(DATA)/hwreg_dataset.json

@@ -29,6 +29,8 @@ class BoardInfo:
     shell: str
     #: The board's name in FINN (``finn.util.basic`` part maps).
     finn_board: str
+    #: The device family for Yosys's ``synth_xilinx -family`` (``hwreg synth``).
+    yosys_family: str = "xcup"
 
     def capacity(self) -> dict[str, int]:
         """Capacity keyed like FINN's resource estimates."""
@@ -37,7 +39,7 @@ class BoardInfo:
 
 BOARDS: dict[Board, BoardInfo] = {
     Board.pynq_z2: BoardInfo("xc7z020clg400-1", 53_200, 106_400, 280, 0, 220, "zynq",
-                             "Pynq-Z2"),
+                             "Pynq-Z2", "xc7"),
     Board.zcu104: BoardInfo("xczu7ev-ffvc1156-2-e", 230_400, 460_800, 624, 96, 1_728, "zynq",
                             "ZCU104"),
     Board.kv260: BoardInfo("xck26-sfvc784-2LV-c", 117_120, 234_240, 288, 64, 1_248, "zynq",

@@ -11,7 +11,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-HDL_DIR = Path(__file__).parent / "hdl"
+
+def _hdl_dir() -> Path:
+    """The RTL of the project's hardware ops: ``hwreg/hdl`` in an installed wheel, ``hw/hdl``
+    of the source checkout otherwise (editable install)."""
+    package = Path(__file__).resolve().parents[2]  # .../hwreg
+    installed = package / "hdl"
+    return installed if installed.is_dir() else package.parent / "hw" / "hdl"
+
+
+#: Folder of ``hwreg_*.sv`` (``hw/hdl`` in the repository).
+HDL_DIR = _hdl_dir()
 
 
 def pow2_bits(n: int) -> int:

@@ -1,4 +1,4 @@
-"""Python references of the stream ops given RTL here (``hwreg/compile/ops/hdl``).
+"""Python references of the stream ops given RTL here (``hw/hdl``).
 
 Streams are (N, E) integer arrays: N beats of E elements (FINN's folded layout, one row per beat).
 """

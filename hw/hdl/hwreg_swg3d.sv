@@ -11,8 +11,9 @@
 // next pixel would overwrite the oldest pixel a current or later output voxel needs (the start
 // of the window's first row; of its first plane while the next output plane starts at the same
 // clipped input plane); the reader waits until the newest pixel it needs is written. L must be
-// >= (K-1)*H*W + K*W (the generator rounds that up to a power of two). At the end of a volume the writer waits
-// for the reader, then both start the next volume.
+// >= (K-1)*H*W + K*W (the generator rounds that up to a power of two). Volumes follow each other
+// in the buffer: the writer starts the next volume as soon as it has written this one (while the
+// reader finishes), so back-to-back volumes stream without a bubble.
 // Python reference: hwreg/compile/ops/window3d.py (im2col3d).
 module hwreg_swg3d #(
     parameter int BITS = 8,
@@ -48,19 +49,17 @@ module hwreg_swg3d #(
     localparam int FIFO = 4;
 
     // ---- writer -------------------------------------------------------------------------
-    logic [WORD-1:0] mem [M][DEPTH];
     int wr_pix;                                   // pixel being written (= pixels complete)
+    logic wr_ahead;                               // the writer is on the reader's next volume
+    int rbase;                                    // buffer slot of the reader's pixel 0
+    int wbase;                                    // buffer slot of the writer's pixel 0
     int wr_cf;
     int need_lo;                                  // oldest pixel the reader still needs
     logic rd_frame_done;
-    assign in_ready = (wr_pix < NPIX) && (wr_pix < need_lo + L);
-
-    always_ff @(posedge clk) begin
-        if (in_valid && in_ready) begin
-            for (int b = 0; b < M; b++)
-                mem[b][(wr_pix % L) * CF + wr_cf] <= in_data;
-        end
-    end
+    // The writer may run one volume ahead of the reader (pixel NPIX + i of the reader's stream):
+    // no bubble between volumes. It never overwrites a pixel the reader still needs.
+    assign wbase = wr_ahead ? (rbase + NPIX) % L : rbase;
+    assign in_ready = (wr_pix < NPIX) && ((wr_ahead ? NPIX : 0) + wr_pix < need_lo + L);
 
     // ---- reader counters ----------------------------------------------------------------
     int od, oh, ow, j, rcf;
@@ -88,10 +87,10 @@ module hwreg_swg3d #(
     logic [M*WORD-1:0] fifo [FIFO];
     int f_head, f_count;
     logic rd_valid_q;
-    logic [WORD-1:0] rd_q [M];
     logic [M-1:0] pad_q;
     logic issue;
-    assign issue = !rd_frame_done && (wr_pix > newest) && (f_count + int'(rd_valid_q) < FIFO);
+    assign issue = !rd_frame_done && (wr_ahead || wr_pix > newest)
+                   && (f_count + int'(rd_valid_q) < FIFO);
 
     logic [M-1:0] inb;
     int addr [M];
@@ -102,21 +101,23 @@ module hwreg_swg3d #(
             automatic int h = bh + (p / K) % K;
             automatic int w = bw + p % K;
             inb[i] = d >= 0 && d < D && h >= 0 && h < H && w >= 0 && w < W;
-            addr[i] = inb[i] ? (((d * H + h) * W + w) % L) * CF + rcf : 0;
+            addr[i] = inb[i] ? ((rbase + (d * H + h) * W + w) % L) * CF + rcf : 0;
         end
     end
 
-    always_ff @(posedge clk) begin
-        for (int i = 0; i < M; i++) begin
-            rd_q[i] <= mem[i][addr[i]];
-            pad_q[i] <= !inb[i];
-        end
-    end
+    always_ff @(posedge clk) pad_q <= ~inb;
 
-    logic [M*WORD-1:0] beat;
-    always_comb begin
-        for (int i = 0; i < M; i++)
-            beat[i*WORD +: WORD] = pad_q[i] ? '0 : rd_q[i];
+    // ---- buffer: M banks, each a plain 1D memory with one synchronous read port (so that
+    // synthesis infers block/distributed RAM, not flip-flops) --------------------------------
+    wire [M*WORD-1:0] beat;
+    for (genvar b = 0; b < M; b++) begin : bank
+        logic [WORD-1:0] mem [DEPTH];
+        logic [WORD-1:0] q;
+        always_ff @(posedge clk) begin
+            if (in_valid && in_ready) mem[((wbase + wr_pix) % L) * CF + wr_cf] <= in_data;
+            q <= mem[addr[b]];
+        end
+        assign beat[b*WORD +: WORD] = pad_q[b] ? '0 : q;
     end
 
     logic pop;
@@ -126,7 +127,7 @@ module hwreg_swg3d #(
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            wr_pix <= 0; wr_cf <= 0;
+            wr_pix <= 0; wr_cf <= 0; wr_ahead <= 0; rbase <= 0;
             od <= 0; oh <= 0; ow <= 0; j <= 0; rcf <= 0;
             rd_frame_done <= 0; rd_valid_q <= 0; f_head <= 0; f_count <= 0;
         end else begin
@@ -153,9 +154,13 @@ module hwreg_swg3d #(
                     end else j <= j + 1;
                 end else rcf <= rcf + 1;
             end
-            // next volume: both sides done
-            if (rd_frame_done && wr_pix == NPIX) begin
-                rd_frame_done <= 0; wr_pix <= 0;
+            // next volume: the writer moves on as soon as it has written this one, the reader
+            // when it has read its volume and the writer is on the next one
+            if (wr_pix == NPIX && !wr_ahead) begin
+                wr_pix <= 0; wr_ahead <= 1;
+            end
+            if (rd_frame_done && wr_ahead) begin
+                rd_frame_done <= 0; wr_ahead <= 0; rbase <= (rbase + NPIX) % L;
             end
             // FIFO
             if (rd_valid_q) fifo[(f_head + f_count) % FIFO] <= beat;

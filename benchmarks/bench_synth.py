@@ -6,7 +6,7 @@ MVAUs with at most ``--max-macs`` weights fully unrolled with constant weights (
 x @ W under Verilator first), and the pruning payoff (the largest such MVAU at its deployed
 weights and magnitude-pruned to 50 %). Writes the per-layer table and the payoff to ``--out``.
 
-Usage: ``python benchmarks/bench_synth.py [--max-macs 4096] [--jobs 2]
+Usage: ``python benchmarks/bench_synth.py [--max-macs 4096] [--jobs 2] [--timeout 3600]
 [--out benchmarks/results/synth.json]``.
 """
 
@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--model", default="demo-w4a4")
     ap.add_argument("--max-macs", type=int, default=4096)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per Yosys run")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/synth.json"))
     args = ap.parse_args()
     model, grid = load_model_spec(args.model)
@@ -39,7 +40,7 @@ def main() -> None:
         export_checked(model, grid, work / "build" / "export.onnx")
         build(work / "build" / "export.onnx", BuildConfig(grid_shape=grid), work / "build")
         res = synth_build(work / "build", work / "synth", max_macs=args.max_macs,
-                          jobs=args.jobs, progress=print)
+                          jobs=args.jobs, timeout_s=args.timeout, progress=print)
         table = (work / "synth" / "synth.md").read_text()
     for r in res["layers"]:  # the per-cell breakdown stays in hwreg synth's own output
         if "yosys" in r:

@@ -180,7 +180,7 @@ def _synth(args: argparse.Namespace) -> int:
 
     result = synth_build(args.build, args.out, max_macs=args.max_macs, sparsity=args.sparsity,
                          payoff_layer=args.payoff_layer, layers=args.layers, jobs=args.jobs,
-                         force=args.force, verify=not args.no_verify,
+                         timeout_s=args.timeout, force=args.force, verify=not args.no_verify,
                          progress=lambda line: print(line, file=sys.stderr, flush=True))
     done = [r for r in result["layers"] if "yosys" in r]
     print(f"{len(done)}/{len(result['layers'])} layers synthesised with Yosys in "
@@ -277,6 +277,9 @@ def add_commands(stages: Any) -> None:
     syn.add_argument("--layers", nargs="+", metavar="NAME",
                      help="only these layers (default all)")
     syn.add_argument("--jobs", type=int, default=2, help="Yosys runs at once (default 2)")
+    syn.add_argument("--timeout", type=float, default=3600.0,
+                     help="seconds one Yosys run may take; a longer one is stopped and "
+                          "reported as not done (default 3600)")
     syn.add_argument("--no-verify", action="store_true",
                      help="skip the Verilator check of the unrolled MVAUs")
     syn.add_argument("--force", action="store_true", help="overwrite --out")

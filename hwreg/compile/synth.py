@@ -149,12 +149,13 @@ def _md(result: dict[str, Any]) -> str:
 
 def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096,
                 sparsity: float = 0.5, payoff_layer: str | None = None,
-                layers: Sequence[str] | None = None, jobs: int = 1,
+                layers: Sequence[str] | None = None, jobs: int = 1, timeout_s: float = 3600.0,
                 force: bool = False, verify: bool = True,
                 cache_dir: Path | None = None,
                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Synthesise the layers of ``build_dir`` with Yosys; writes ``out_dir`` (see the module
     docstring) and returns ``synth.json``'s content. ``layers``: only these (default all).
+    A Yosys run that takes longer than ``timeout_s`` is stopped and reported as not done.
     ``progress`` gets one line per finished Yosys run."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
@@ -242,7 +243,7 @@ def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096
             if not verify_mvau(job.sources[0], job.top, pruned, *io, tmp / "payoff" / "verify",
                                cache):
                 raise RuntimeError(f"{job.top}: unrolled MVAU differs from x @ W")
-        by_key = _run_all(runs, board.yosys_family, jobs, progress)
+        by_key = _run_all(runs, board.yosys_family, jobs, timeout_s, progress)
         for row in rows:
             job = by_key.get(row["layer"])
             if job is not None:
@@ -300,7 +301,7 @@ def _payoff_result(desc: dict[str, Any], by_key: dict[str, _Job], sparsity: floa
             "goal_met": bool(sparsity >= 0.5 and red >= PAYOFF_GOAL)}
 
 
-def _run_all(runs: list[_Job], family: str, jobs: int,
+def _run_all(runs: list[_Job], family: str, jobs: int, timeout_s: float,
              progress: Callable[[str], None] | None) -> dict[str, _Job]:
     """Run every Yosys job (``jobs`` at once); a failure is recorded, not raised."""
     lock = threading.Lock()
@@ -308,7 +309,8 @@ def _run_all(runs: list[_Job], family: str, jobs: int,
 
     def one(job: _Job) -> _Job:
         try:
-            job.result = synthesize(job.sources, job.top, job.workdir, family, dsp=job.dsp)
+            job.result = synthesize(job.sources, job.top, job.workdir, family, dsp=job.dsp,
+                                    timeout_s=timeout_s)
         except RuntimeError as e:
             log = job.workdir / "yosys.log"
             job.result = {"error": f"{e} ({log.relative_to(job.workdir.parents[1])})"

@@ -12,7 +12,7 @@ import pytest
 
 from hwreg.compile import mvau_const
 from hwreg.compile.synth import synth_build, verify_mvau
-from hwreg.compile.yosys import resources
+from hwreg.compile.yosys import resources, synthesize
 from hwreg.errors import UserError
 
 pytestmark = pytest.mark.synth
@@ -25,6 +25,12 @@ def test_resources_counts_xilinx_cells() -> None:
     assert (r["LUT_logic"], r["LUT_memory"], r["LUT"]) == (6, 9, 15)
     assert (r["FF"], r["BRAM_18K"], r["DSP"], r["CARRY"]) == (8, 5, 4, 5)
     assert r["cells"]["MUXF7"] == 9
+
+
+def test_synthesize_stops_at_the_timeout(tmp_path) -> None:
+    src = mvau_const.write_verilog(tmp_path / "m.v", "m_const", np.ones((4, 2), int), 4, False, 8)
+    with pytest.raises(RuntimeError, match="not done after"):
+        synthesize([src], "m_const", tmp_path / "y", timeout_s=0.01)
 
 
 def test_magnitude_prune_is_exact_and_keeps_the_largest() -> None:

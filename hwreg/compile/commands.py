@@ -269,7 +269,7 @@ def add_commands(stages: Any) -> None:
     syn.add_argument("--out", required=True, type=Path, help="output folder")
     syn.add_argument("--max-macs", type=int, default=4096,
                      help="unroll MVAUs with at most this many weights (default 4096; "
-                          "Yosys needs ~40 s per 1000 on 2 cores)")
+                          "Yosys took 1.5-16 min per 1000 here, 8-bit weights the slowest)")
     syn.add_argument("--sparsity", type=float, default=0.5,
                      help="sparsity of the pruning-payoff variant (default 0.5)")
     syn.add_argument("--payoff-layer", help="MVAU for the pruning payoff (default: the "

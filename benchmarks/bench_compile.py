@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hwreg.compile.commands import random_model
+from hwreg.checkpoint import random_model
 from hwreg.compile.config import BuildConfig, MvauStyle
 from hwreg.compile.steps import build
 from hwreg.config import replace_field

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hwreg.compile.commands import load_model_spec, random_model
+from hwreg.checkpoint import load_model_spec, random_model
 from hwreg.compile.config import BuildConfig, MvauStyle
 from hwreg.compile.steps import build
 from hwreg.emulate import Levels, random_pairs, rtl_levels

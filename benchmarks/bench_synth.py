@@ -18,7 +18,7 @@ import platform
 import tempfile
 from pathlib import Path
 
-from hwreg.compile.commands import load_model_spec
+from hwreg.checkpoint import load_model_spec
 from hwreg.compile.config import BuildConfig
 from hwreg.compile.steps import build
 from hwreg.compile.synth import synth_build

@@ -4,13 +4,16 @@ A run is described by one :class:`RunConfig` (data, model, loss, train sections;
 model file ``model.pt`` is a plain dict loadable with ``torch.load(weights_only=True)`` (no pickled
 code): ``format``, ``config`` (the run config as a plain dict), ``state_dict``, ``step`` and
 ``metrics``. The package ships trained demo models by name (:data:`SHIPPED`); every command that
-takes ``--model`` accepts a name or a path.
+takes ``--model`` accepts a name or a path. The hardware stages also take
+``random:<preset>:w<W>a<A>[:h<head_level>]`` (:func:`load_model_spec`): an untrained model with
+a non-trivial head, for trying the flow.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
@@ -184,3 +187,38 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
              if k not in wanted and k in source and source[k].shape == v.shape]
     model.load_state_dict({k: source[k] for k in [*wanted, *extra]}, strict=False)
     return wanted
+
+
+_RANDOM = re.compile(r"^random:(\w+):w(\d)a(\d)(?::h([01]))?$")
+
+
+def random_model(preset: str, weight_bits: int, act_bits: int, head_level: int = 0,
+                 seed: int = 0, grid: tuple[int, int, int] = (8, 8, 8)) -> RegNet:
+    """An untrained quantised RegNet with a perturbed head and calibrated activation scales."""
+    torch.manual_seed(seed)
+    model = build_model(ModelConfig(preset=preset, weight_bits=weight_bits,  # type: ignore[arg-type]
+                                    act_bits=act_bits, head_level=head_level))
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    model.train()
+    with torch.no_grad():
+        for _ in range(2):  # let the activation quantisers see data
+            model.core(torch.rand(1, 2, *grid))
+    return model.eval()
+
+
+def load_model_and_config(spec: str) -> tuple[RegNet, RunConfig | None]:
+    """The model named by ``spec`` (a model file, run folder, shipped name or ``random:...``)
+    and its :class:`RunConfig` (None for a random model)."""
+    m = _RANDOM.match(spec)
+    if m:
+        return random_model(m.group(1), int(m.group(2)), int(m.group(3)),
+                            int(m.group(4) or 0)), None
+    model, cfg, _ = load_model(spec)
+    return model, cfg
+
+
+def load_model_spec(spec: str) -> tuple[RegNet, tuple[int, int, int] | None]:
+    """The model named by ``spec`` (see :func:`load_model_and_config`) and the grid its run
+    config names (None for a random model)."""
+    model, cfg = load_model_and_config(spec)
+    return model, (tuple(cfg.data.grid_shape) if cfg is not None else None)  # type: ignore

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from hwreg.errors import ConfigError
+from hwreg.errors import ConfigError, UserError
 
 T = TypeVar("T")
 
@@ -76,6 +76,17 @@ class DataConfig:
     def resolved_label_ids(self) -> tuple[int, ...]:
         """The label ids in use (the 32 IBSR ids when ``label_ids`` is unset)."""
         return tuple(self.label_ids) if self.label_ids else IBSR_LABEL_IDS
+
+
+def require_data_root(trained_on: Path | None, override: Path | None) -> Path:
+    """The dataset folder to use: ``override``, else the training one if it still exists, else
+    ``data/default`` (where ``make demo`` puts the default data)."""
+    for candidate in (override, trained_on, Path("data/default")):
+        if candidate is not None and Path(candidate).is_dir():
+            return Path(candidate)
+    if override is not None:
+        raise UserError(f"{override}: dataset folder not found")
+    raise UserError("no dataset folder: pass --data DIR (e.g. after 'hwreg data prepare')")
 
 
 def _type_name(tp: Any) -> str:
@@ -222,5 +233,6 @@ __all__ = [
     "from_dict",
     "load_yaml",
     "replace_field",
+    "require_data_root",
     "to_dict",
 ]

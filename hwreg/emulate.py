@@ -12,7 +12,8 @@ integer tap, so an L1-only mismatch names the network output.
 
 Pairs come from any iterable of :class:`Pair` (:func:`random_pairs`, or :func:`data_pairs` for
 held-out subjects of a dataset); labelled pairs also get Dice/TRE/folding of the emulated DDF,
-next to a float model's (L0) when one is given.
+next to a float model's (L0) when one is given. :func:`emulate_build` is the file-level entry
+(``hwreg emulate``): a model reference, a build folder and an :class:`EmulateConfig`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hwreg.config import DataConfig
+from hwreg.config import DataConfig, Layout, load_yaml, replace_field
 from hwreg.errors import UserError
 from hwreg.export import brevitas_codes, output_scale, random_codes
 from hwreg.model import RegNet
@@ -314,3 +315,54 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
         out.mkdir(parents=True, exist_ok=True)
         (out / "emulation.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+@dataclass
+class EmulateConfig:
+    """One emulation of a build (``hwreg emulate``): which pairs and which levels."""
+
+    #: Random volume pairs (and, with ``data``, at most this many held-out pairs of it).
+    pairs: int = 4
+    #: Seed of the random pairs.
+    seed: int = 0
+    #: Dataset folder: also emulate held-out pairs of it (labelled: Dice, TRE, folding).
+    data: Path | None = None
+    #: Folder layout of ``data``.
+    layout: Layout = Layout.ibsr
+    #: Model grid spacing in mm for ``data`` with a random model (a model file has its own).
+    spacing: float = 2.0
+    #: Float model (name or path) whose Dice/TRE/folding is reported as L0.
+    float_model: str | None = None
+    #: Also L4 (every layer's RTL under Verilator) and L5 (the stitched accelerator).
+    rtl: bool = False
+    #: L5: entries of every FIFO between two layers; ``None`` sizes them by simulation.
+    fifo_depth: int | None = None
+
+
+def emulate_build(model: str, build_dir: str | Path, out: str | Path,
+                  cfg: EmulateConfig) -> dict[str, Any]:
+    """Emulate the build in ``build_dir`` of ``model`` (a model file, run folder, shipped name
+    or ``random:...`` spec) on the pairs ``cfg`` names; writes ``out/emulation.json`` and
+    returns :func:`emulate`'s result."""
+    from hwreg.checkpoint import load_model_and_config, load_model_spec
+    from hwreg.compile.config import BuildConfig
+    from hwreg.export import check_exportable
+
+    net, run_cfg = load_model_and_config(model)
+    build_dir = Path(build_dir)
+    cfg_path = build_dir / "build_config.yaml"
+    if not cfg_path.is_file():
+        raise UserError(f"{cfg_path}: not found; is {build_dir} a hwreg build?")
+    grid = load_yaml(BuildConfig, cfg_path).grid_shape
+    check_exportable(net, grid)
+    pairs = list(random_pairs(grid, cfg.pairs, cfg.seed))
+    if cfg.data is not None:
+        if run_cfg is not None:  # the model's own data settings (split, labels, grid)
+            data_cfg = replace_field(run_cfg.data, root=cfg.data, layout=cfg.layout)
+        else:
+            data_cfg = DataConfig(root=cfg.data, layout=cfg.layout, grid_shape=grid,
+                                  grid_spacing=cfg.spacing)
+        pairs += list(data_pairs(data_cfg, cfg.pairs))
+    float_model = load_model_spec(cfg.float_model)[0] if cfg.float_model else None
+    return emulate(net, build_dir, pairs, out, float_model=float_model, rtl=cfg.rtl,
+                   fifo_depth=cfg.fifo_depth)

@@ -113,8 +113,8 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
     """Evaluate a model (name or path) on the held-out subjects of its own dataset split and
     write ``out/metrics.json`` and ``out/metrics.md``; returns the result."""
     from hwreg.checkpoint import load_model, pick_device
+    from hwreg.config import require_data_root
     from hwreg.data.datasets import find_subjects, prepare_subject, split
-    from hwreg.train import require_data_root
 
     model, cfg, _ = load_model(ref)
     cfg.data.root = require_data_root(cfg.data.root, data)

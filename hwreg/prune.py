@@ -17,8 +17,9 @@ from pathlib import Path
 
 from hwreg.checkpoint import RunConfig, atomic_save, load_model, read_model_file, resolve_model
 from hwreg.compress import PruneConfig, Pruner, Schedule, report_markdown, sparsity_report
+from hwreg.config import require_data_root
 from hwreg.errors import UserError
-from hwreg.train import require_data_root, train
+from hwreg.train import train
 
 FLOAT = "float"
 

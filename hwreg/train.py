@@ -50,17 +50,6 @@ def prepare_split(cfg: RunConfig, progress: bool = True) -> tuple[list[Prepared]
     return prepared[: len(train_s)], prepared[len(train_s):]
 
 
-def require_data_root(trained_on: Path | None, override: Path | None) -> Path:
-    """The dataset folder to use: ``override``, else the training one if it still exists, else
-    ``data/default`` (where ``make demo`` puts the default data)."""
-    for candidate in (override, trained_on, Path("data/default")):
-        if candidate is not None and Path(candidate).is_dir():
-            return Path(candidate)
-    if override is not None:
-        raise UserError(f"{override}: dataset folder not found")
-    raise UserError("no dataset folder: pass --data DIR (e.g. after 'hwreg data prepare')")
-
-
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
     # numpy's PCG64 state holds 128-bit ints: store them as strings for weights_only loading
     state = rng.bit_generator.state

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.fold_constants import FoldConstants
@@ -25,8 +26,11 @@ from hwreg.compile.config import STEP_NAMES, BuildConfig, MvauStyle
 from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
 from hwreg.compile.folding import FoldToCycles, folding_config
 from hwreg.compile.lower import LowerToIntegerNDHWC
-from hwreg.config import dump_yaml
+from hwreg.config import dump_yaml, load_yaml, replace_field
 from hwreg.errors import UserError
+
+if TYPE_CHECKING:
+    from hwreg.model import RegNet
 
 Step = Callable[[ModelWrapper, BuildConfig, Path], ModelWrapper]
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -180,9 +184,33 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
     return model
 
 
+def export_and_build(model: RegNet, cfg: BuildConfig, build_dir: str | Path,
+                     to_step: str | None = None) -> ModelWrapper:
+    """Export ``model`` on ``cfg.grid_shape`` as ``BUILD/export.onnx`` (QONNX, checked against
+    Brevitas) and run the steps from the first to ``to_step`` (default: the last)."""
+    from hwreg.export import export_checked
+
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    export_checked(model, cfg.grid_shape, build_dir / "export.onnx")
+    return build(build_dir / "export.onnx", cfg, build_dir, to_step=to_step)
+
+
+def resume_build(build_dir: str | Path, from_step: str, to_step: str | None = None,
+                 **changes: Any) -> tuple[ModelWrapper, BuildConfig]:
+    """Run the steps of an existing build from ``from_step`` with its saved config
+    (``BUILD/build_config.yaml``, with ``changes`` applied); returns the model and the config."""
+    build_dir = Path(build_dir)
+    saved = build_dir / "build_config.yaml"
+    if not saved.is_file():
+        raise UserError(f"{saved}: not found; cannot resume")
+    cfg = replace_field(load_yaml(BuildConfig, saved), **changes)
+    return build(build_dir / "export.onnx", cfg, build_dir, from_step, to_step), cfg
+
+
 def hw_graph_path(build_dir: str | Path) -> Path:
     """The HW-layer graph emulated as L3 (after folding, before any specialisation)."""
     return Path(build_dir) / "intermediate_models" / "step_set_folding.onnx"
 
 
-__all__ = ["STEPS", "STEP_NAMES", "build", "hw_graph_path"]
+__all__ = ["STEPS", "STEP_NAMES", "build", "export_and_build", "hw_graph_path", "resume_build"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hwreg.compile.commands import random_model
+from hwreg.checkpoint import random_model
 from hwreg.compile.config import BuildConfig, MvauStyle
 from hwreg.compile.steps import build
 from hwreg.export import export_checked

@@ -1,7 +1,5 @@
-"""``hwreg prune`` and ``hwreg sweep``: thin shells over :mod:`hwreg.prune` and :mod:`hwreg.sweep`.
-
-Nothing heavy is imported until a command runs (the CLI starts without torch).
-"""
+"""``hwreg prune`` and ``hwreg sweep``: thin shells over :mod:`hwreg.prune` and
+:mod:`hwreg.studies.sweep`."""
 
 from __future__ import annotations
 
@@ -10,24 +8,17 @@ from pathlib import Path
 from typing import Any
 
 
-def prune_config_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~hwreg.checkpoint.RunConfig` of a parsed ``hwreg prune`` command."""
-    from hwreg.compress import Schedule
-    from hwreg.prune import prune_config
-
-    bits = "same" if args.bits is None else args.bits
-    return prune_config(args.model, args.sparsity, args.finetune_steps,
-                        schedule=Schedule(args.schedule), stages=args.stages, bits=bits,
-                        lr=args.lr, data=args.data, exclude=args.exclude)
-
-
 def _prune(args: argparse.Namespace) -> int:
-    from hwreg.prune import run_prune
-
-    cfg = prune_config_from_args(args)
-    path = run_prune(cfg, args.out, force=args.force, progress=not args.quiet)
     import json
 
+    from hwreg.compress import Schedule
+    from hwreg.prune import prune_config, run_prune
+
+    cfg = prune_config(args.model, args.sparsity, args.finetune_steps,
+                       schedule=Schedule(args.schedule), stages=args.stages,
+                       bits="same" if args.bits is None else args.bits, lr=args.lr,
+                       data=args.data, exclude=args.exclude)
+    path = run_prune(cfg, args.out, force=args.force, progress=not args.quiet)
     metrics = json.loads((args.out / "metrics.json").read_text())
     final, sp = metrics["final"], metrics["sparsity"]
     print(f"pruned to {100 * sp['sparsity']:.2f} % ({sp['zeros']} of {sp['weights']} conv "
@@ -37,7 +28,8 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from hwreg.sweep import load_sweep_config, run_sweep
+    from hwreg.studies.sweep import run_sweep
+    from hwreg.studies.sweep_plan import load_sweep_config
 
     cfg = load_sweep_config(args.config)
     points = run_sweep(cfg, args.out, jobs=args.jobs)

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import yaml
 
-from hwreg.demo import BOARDS, plan
-from hwreg.report import write_report
+from hwreg.studies.demo import plan
+from hwreg.studies.demo_layout import BOARDS
+from hwreg.studies.report import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None:
     stages = plan(tmp_path / "demo", tmp_path / "data", ROOT / "configs", full=False)
-    names = [n for n, _ in stages]
+    names = [s.name for s in stages]
     assert names[:4] == ["train float", "train w4a4", "prune w4a4 50%", "sweep"]
     assert [f"build {b}" for b in BOARDS] == [n for n in names if n.startswith("build")]
     assert names[-2:] == ["emulate", "register"]

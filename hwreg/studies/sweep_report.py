@@ -18,7 +18,7 @@ from hwreg.checkpoint import load_model
 from hwreg.compress import sparsity_report
 
 if TYPE_CHECKING:
-    from hwreg.sweep import Point, SweepConfig
+    from hwreg.studies.sweep_plan import Point, SweepConfig
 
 COLUMNS = ("point", "stage", "bits", "target_sparsity", "sparsity", "dice_mean", "dice_sd",
            "tre_mm", "folding_percent", "nonzero_weight_bits", "compression")

@@ -1,6 +1,7 @@
 """The demo report: ``report.md``, ``report.html``, ``results.json`` and PNG figures.
 
-Everything shown is read from what the demo's stages wrote (``hwreg.demo``) or computed here from
+Everything shown is read from what the demo's stages wrote (:mod:`.demo`, in the folders of
+:mod:`.demo_layout`) or computed here from
 the trained models; nothing is typed in. The report is built as a list of blocks (headings,
 paragraphs, tables, images) rendered to both Markdown and HTML.
 """
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hwreg.compile.boards import Board
+from hwreg.studies.demo_layout import BOARDS, HW_MODEL, PRUNED, evaluated_models, slug
 
 Block = tuple[str, Any]
 
@@ -81,10 +85,10 @@ def _registration_figure(out: Path, data: Path) -> Path | None:
     from hwreg.checkpoint import load_model
     from hwreg.data.datasets import find_subjects, prepare_subject, split
     from hwreg.evaluate import predict_ddf
-    from hwreg.figures import registration_figure
+    from hwreg.studies.figures import registration_figure
     from hwreg.warp import warp_image_np, warp_labels_np
 
-    model, cfg, _ = load_model("demo-w4a4")
+    model, cfg, _ = load_model(HW_MODEL)
     cfg.data.root = data
     _, test = split(find_subjects(cfg.data), cfg.data)
     fixed, moving = (prepare_subject(s, cfg.data) for s in test[:2])
@@ -98,8 +102,7 @@ def _registration_figure(out: Path, data: Path) -> Path | None:
 
 def write_report(out: Path, data: Path, full: bool = False) -> Path:
     """Write ``report.md``, ``report.html``, ``results.json`` and figures into ``out``."""
-    from hwreg.demo import BOARDS, _slug
-    from hwreg.figures import bar_figure
+    from hwreg.studies.figures import bar_figure
 
     results: dict[str, Any] = {"models": {}, "full": full}
     blocks: list[Block] = [("h1", "hwreg demo report"), (
@@ -109,9 +112,8 @@ def write_report(out: Path, data: Path, full: bool = False) -> Path:
                                                                " (CPU-short schedules)."))]
     # accuracy
     rows, evals = [], {}
-    for label in ("demo-float (shipped)", "demo-w4a4 (shipped)", "float (this demo)",
-                  "w4a4 (this demo)", "w4a4 50% pruned (this demo)"):
-        m = _read(out / "eval" / _slug(label) / "metrics.json")
+    for label in evaluated_models(out):
+        m = _read(out / "eval" / slug(label) / "metrics.json")
         if m is None:
             continue
         evals[label] = m
@@ -156,7 +158,7 @@ def write_report(out: Path, data: Path, full: bool = False) -> Path:
 def _compression_blocks(out: Path, results: dict[str, Any]) -> list[Block]:
     """Pruning report and the bit-width x sparsity sweep (table and plots as the sweep wrote)."""
     blocks: list[Block] = [("h2", "Compression: pruning and the bit-width x sparsity sweep")]
-    sparsity = _read(out / "models" / "w4a4-p50" / "sparsity.json")
+    sparsity = _read(out / "models" / PRUNED / "sparsity.json")
     if sparsity is not None:
         results["pruning"] = {k: v for k, v in sparsity.items() if not isinstance(v, (list, dict))}
         blocks.append(("p", "W4A4 pruned to 50 % by global magnitude, fine-tuned with the masks "
@@ -171,12 +173,13 @@ def _compression_blocks(out: Path, results: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def _hardware_blocks(out: Path, boards: tuple[str, ...], results: dict[str, Any]) -> list[Block]:
-    from hwreg.figures import bar_figure
+def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, Any]
+                     ) -> list[Block]:
+    from hwreg.studies.figures import bar_figure
 
     blocks: list[Block] = [("h2", "FINN build of demo-w4a4 (estimates, 200 MHz)")]
     rows = []
-    for board in boards:
+    for board in (b.value for b in boards):
         perf = _read(out / "build" / board / "report" / "estimate_network_performance.json")
         if perf is None:
             continue
@@ -189,7 +192,8 @@ def _hardware_blocks(out: Path, boards: tuple[str, ...], results: dict[str, Any]
             "pairs_per_s": perf["estimated_pairs_per_s"], "fits": perf["fits"], **t}
     blocks.append(_table(["board", "pairs/s", "LUT", "BRAM_18K", "DSP", "fits",
                           "balance (MVAU)"], rows))
-    layers = _read(out / "build" / "ZCU104" / "report" / "estimate_layer_resources_cycles.json")
+    layers = _read(out / "build" / Board.zcu104.value / "report"
+                   / "estimate_layer_resources_cycles.json")
     if layers:
         names = list(layers)
         bar_figure({"cycles": [layers[n]["cycles"] for n in names]}, names,

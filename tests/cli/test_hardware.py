@@ -1,4 +1,4 @@
-"""``hwreg export/build/emulate`` through argparse, as ``hwreg.cli`` will wire them."""
+"""``hwreg export/build/emulate`` through argparse, as ``hwreg.cli`` wires them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from hwreg.compile.commands import add_commands, load_model_spec
+from hwreg.checkpoint import load_model_spec
+from hwreg.cli.hardware import add_commands
 from hwreg.errors import UserError
 
 

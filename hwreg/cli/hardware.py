@@ -1,58 +1,20 @@
-"""``hwreg export``, ``hwreg build``, ``hwreg emulate``: thin shells over the in-memory API.
+"""``hwreg export``, ``build``, ``emulate``, ``synth``: thin shells over :mod:`hwreg.export`,
+:mod:`hwreg.compile`, :mod:`hwreg.emulate` and :mod:`hwreg.synth`.
 
 ``--model`` is a checkpoint (``model.pt``: ``{"config": {..., "model": {...}}, "state_dict"}``)
 or ``random:<preset>:w<W>a<A>[:h<head_level>]`` (an untrained model with a non-trivial head,
-for trying the flow). ``--grid D H W`` defaults to the checkpoint's ``data.grid_shape``.
+for trying the flow; :func:`hwreg.checkpoint.load_model_spec`). ``--grid D H W`` defaults to the
+checkpoint's ``data.grid_shape``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from hwreg.errors import UserError
-
-_RANDOM = re.compile(r"^random:(\w+):w(\d)a(\d)(?::h([01]))?$")
-
-
-def random_model(preset: str, weight_bits: int, act_bits: int, head_level: int = 0,
-                 seed: int = 0, grid: tuple[int, int, int] = (8, 8, 8)) -> Any:
-    """An untrained quantised RegNet with a perturbed head and calibrated activation scales."""
-    import torch
-
-    from hwreg.model import ModelConfig, build_model
-
-    torch.manual_seed(seed)
-    model = build_model(ModelConfig(preset=preset, weight_bits=weight_bits,  # type: ignore[arg-type]
-                                    act_bits=act_bits, head_level=head_level))
-    torch.nn.init.normal_(model.head.weight, std=0.3)
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):  # let the activation quantisers see data
-            model.core(torch.rand(1, 2, *grid))
-    return model.eval()
-
-
-def load_model_spec(spec: str) -> tuple[Any, tuple[int, int, int] | None]:
-    """The model named by ``spec`` (a model file, run folder, shipped name or ``random:...``) and
-    the grid its run config names (None for a random model)."""
-    model, cfg = load_model_and_config(spec)
-    return model, (tuple(cfg.data.grid_shape) if cfg is not None else None)  # type: ignore
-
-
-def load_model_and_config(spec: str) -> tuple[Any, Any]:
-    """The model named by ``spec`` and its :class:`~hwreg.checkpoint.RunConfig` (None if random)."""
-    m = _RANDOM.match(spec)
-    if m:
-        return random_model(m.group(1), int(m.group(2)), int(m.group(3)),
-                            int(m.group(4) or 0)), None
-    from hwreg.checkpoint import load_model
-
-    model, cfg, _ = load_model(spec)
-    return model, cfg
 
 
 def _grid(args: argparse.Namespace, found: tuple[int, int, int] | None) -> tuple[int, int, int]:
@@ -63,6 +25,7 @@ def _grid(args: argparse.Namespace, found: tuple[int, int, int] | None) -> tuple
 
 
 def _export(args: argparse.Namespace) -> int:
+    from hwreg.checkpoint import load_model_spec
     from hwreg.export import export_checked
 
     model, found = load_model_spec(args.model)
@@ -72,31 +35,25 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from hwreg.checkpoint import load_model_spec
     from hwreg.compile.boards import Board
     from hwreg.compile.config import BuildConfig
-    from hwreg.compile.steps import build
+    from hwreg.compile.steps import export_and_build, resume_build
     from hwreg.config import load_yaml, replace_field
-    from hwreg.export import export_checked
 
     out = Path(args.out)
-    cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     changes: dict[str, Any] = {"board": Board(args.board)}
     if args.target_fps is not None:
         changes["target_fps"] = args.target_fps
     if args.folding_config is not None:
         changes["folding_config"] = Path(args.folding_config)
+    cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     if not args.from_step:
         model, found = load_model_spec(args.model)
-        changes["grid_shape"] = _grid(args, found)
-        cfg = replace_field(cfg, **changes)
-        out.mkdir(parents=True, exist_ok=True)
-        export_checked(model, cfg.grid_shape, out / "export.onnx")
+        cfg = replace_field(cfg, grid_shape=_grid(args, found), **changes)
+        export_and_build(model, cfg, out, to_step=args.to_step)
     else:
-        saved = out / "build_config.yaml"
-        if not saved.is_file():
-            raise UserError(f"{saved}: not found; cannot resume")
-        cfg = replace_field(load_yaml(BuildConfig, saved), **changes)
-    build(out / "export.onnx", cfg, out, from_step=args.from_step, to_step=args.to_step)
+        _, cfg = resume_build(out, args.from_step, args.to_step, **changes)
     perf = out / "report" / "estimate_network_performance.json"
     if perf.is_file():
         r = json.loads(perf.read_text())
@@ -115,33 +72,14 @@ def _fifo_depth(text: str) -> int | None:
 
 
 def _emulate(args: argparse.Namespace) -> int:
-    from hwreg.emulate import emulate, random_pairs
-    from hwreg.export import check_exportable
+    from hwreg.config import Layout
+    from hwreg.emulate import EmulateConfig, emulate_build
 
-    model, run_cfg = load_model_and_config(args.model)
-    build_dir = Path(args.build)
-    cfg_path = build_dir / "build_config.yaml"
-    if not cfg_path.is_file():
-        raise UserError(f"{cfg_path}: not found; is {build_dir} a hwreg build?")
-    from hwreg.compile.config import BuildConfig
-    from hwreg.config import load_yaml
-
-    grid = load_yaml(BuildConfig, cfg_path).grid_shape
-    check_exportable(model, grid)
-    pairs = list(random_pairs(grid, args.pairs, args.seed))
-    if args.data is not None:
-        from hwreg.config import DataConfig, Layout, replace_field
-        from hwreg.emulate import data_pairs
-
-        if run_cfg is not None:  # the model's own data settings (split, labels, grid)
-            data_cfg = replace_field(run_cfg.data, root=args.data, layout=Layout(args.layout))
-        else:
-            data_cfg = DataConfig(root=args.data, layout=Layout(args.layout), grid_shape=grid,
-                                  grid_spacing=args.spacing)
-        pairs += list(data_pairs(data_cfg, args.pairs))
-    float_model = load_model_spec(args.float_model)[0] if args.float_model else None
-    result = emulate(model, build_dir, pairs, args.out, float_model=float_model,
-                     rtl=args.level == "rtl", fifo_depth=args.fifo_depth)
+    cfg = EmulateConfig(pairs=args.pairs, seed=args.seed, data=args.data,
+                        layout=Layout(args.layout), spacing=args.spacing,
+                        float_model=args.float_model, rtl=args.level == "rtl",
+                        fifo_depth=args.fifo_depth)
+    result = emulate_build(args.model, args.build, args.out, cfg)
     for level, r in result["levels"].items():
         print(f"{level}: max abs diff vs L1 {r['max_abs_diff_vs_L1']}, "
               f"{r['time_s_per_pair'] * 1e3:.1f} ms/pair")
@@ -199,7 +137,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def add_commands(stages: Any) -> None:
-    """Add ``export``, ``build`` and ``emulate`` to the ``hwreg`` subparsers object."""
+    """Add ``export``, ``build``, ``emulate`` and ``synth`` to the ``hwreg`` subparsers object."""
     from hwreg.compile.boards import Board
     from hwreg.compile.config import STEP_NAMES
 
@@ -285,5 +223,3 @@ def add_commands(stages: Any) -> None:
     syn.add_argument("--force", action="store_true", help="overwrite --out")
     syn.set_defaults(handler=_synth)
 
-
-__all__ = ["add_commands", "load_model_spec", "random_model"]

@@ -1,0 +1,207 @@
+"""The main job, ``hwreg demo`` (``make demo``): every stage on the embedded default data.
+
+prepare data -> train float from scratch and W4A4 from a trained float network (CPU-short
+schedules, W4A4 from the shipped demo-float; ``--full`` uses the configs' own schedules, the ones
+the shipped models were trained with, and the float model trained here) -> prune 50 % +
+fine-tune -> a small sweep -> evaluate (demo-trained and shipped models) -> export + FINN build
+per board (estimates) -> bit-exact emulation -> label-free registration of one NIfTI pair -> report.
+
+Each stage is a library call with typed arguments (:func:`plan` lists them as :class:`Stage`),
+the same call the matching ``hwreg`` command makes, writing into ``OUT/<stage>``
+(:mod:`.demo_layout`); the report (:mod:`.report`) reads what the stages wrote. Training stages
+resume, so an interrupted demo continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hwreg.compile.boards import Board
+from hwreg.errors import UserError
+from hwreg.studies.demo_layout import (
+    BOARDS,
+    FLOAT_MODEL,
+    HW_MODEL,
+    PRUNED,
+    evaluated_models,
+    slug,
+)
+
+#: Overrides that make the demo trainings fit 2 CPU cores in minutes.
+CPU_OVERRIDES: dict[str, dict[str, Any]] = {
+    "train": {"steps": 80, "labels_per_pair": 2, "eval_every": 80, "eval_pairs": 6,
+              "checkpoint_every": 20},
+    "loss": {"pyramid": True},
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the demo: its name (log, ``timings.json``) and the library call it makes."""
+
+    name: str
+    run: Callable[[], object]
+
+
+def _demo_config(source: Path, out: Path, data: Path, full: bool,
+                 extra: dict[str, dict[str, Any]] | None = None) -> Path:
+    """A run config derived from ``source`` (demo overrides, data root), written to ``out``."""
+    cfg = yaml.safe_load(source.read_text())
+    cfg["data"]["root"] = str(data.resolve())
+    for section, values in ({} if full else CPU_OVERRIDES).items():
+        cfg.setdefault(section, {}).update(values)
+    for section, values in (extra or {}).items():
+        cfg.setdefault(section, {}).update(values)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
+
+
+#: Sweep overrides for 2 CPU cores (the configs' own values are kept with ``--full``).
+SWEEP_CPU_OVERRIDES: dict[str, Any] = {"float_steps": 10, "quant_steps": 20,
+                                       "finetune_steps": 15, "eval_pairs": 6}
+
+
+def _sweep_config(source: Path, out: Path, data: Path, full: bool) -> Path:
+    """The demo's sweep config: ``source`` with the data root and CPU-sized schedules."""
+    cfg = yaml.safe_load(source.read_text())
+    cfg["run"]["data"]["root"] = str(data.resolve())
+    if not full:
+        cfg.update(SWEEP_CPU_OVERRIDES)
+        cfg["run"]["loss"]["pyramid"] = True
+        cfg["run"]["train"]["labels_per_pair"] = 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
+
+
+def _train(config: Path, out: Path) -> None:
+    """``hwreg train --config CONFIG --out OUT --quiet``."""
+    from hwreg.checkpoint import load_run_config
+    from hwreg.train import train
+
+    train(load_run_config(config), out, progress=False)
+
+
+def _prune(source: Path, out: Path, finetune_steps: int) -> None:
+    """``hwreg prune --model SOURCE --sparsity 0.5 --finetune-steps N --exclude head``."""
+    from hwreg.prune import prune_config, run_prune
+
+    run_prune(prune_config(str(source), 0.5, finetune_steps, exclude=["head"]), out,
+              progress=False)
+
+
+def _sweep(config: Path, out: Path, log: Callable[[str], None]) -> None:
+    """``hwreg sweep --config CONFIG --out OUT --jobs 2``."""
+    from hwreg.studies.sweep import run_sweep
+    from hwreg.studies.sweep_plan import load_sweep_config
+
+    run_sweep(load_sweep_config(config), out, jobs=2, log=log)
+
+
+def _evaluate(model: str, data: Path, out: Path) -> None:
+    """``hwreg evaluate --model MODEL --data DATA --out OUT --quiet``."""
+    from hwreg.evaluate import evaluate_model
+
+    evaluate_model(model, out, data=data)
+
+
+def _build(board: Board, out: Path) -> None:
+    """``hwreg build --model demo-w4a4 --board BOARD --out OUT`` (the model's own grid)."""
+    from hwreg.checkpoint import load_model_spec
+    from hwreg.compile.config import BuildConfig
+    from hwreg.compile.steps import export_and_build
+
+    model, grid = load_model_spec(HW_MODEL)
+    export_and_build(model, BuildConfig(board=board, grid_shape=grid), out)  # type: ignore
+
+
+def _emulate(build: Path, data: Path, out: Path) -> None:
+    """``hwreg emulate --model demo-w4a4 --build BUILD --pairs 2 --data DATA --float-model
+    demo-float --level rtl --out OUT``; a UserError unless every level is exact."""
+    from hwreg.emulate import EmulateConfig, emulate_build
+
+    cfg = EmulateConfig(pairs=2, data=data, float_model=FLOAT_MODEL, rtl=True)
+    result = emulate_build(HW_MODEL, build, out, cfg)
+    if not result["exact"]:
+        raise UserError(f"the emulation levels differ (first mismatch: "
+                        f"{result['first_mismatch']}; see {out / 'emulation.json'})")
+
+
+def _register(data: Path, out: Path) -> None:
+    """``hwreg register FIXED MOVING --out OUT --moving-label LABEL --force`` on IBSR_01/02."""
+    from hwreg.register import register_files
+
+    fixed, moving = data / "IBSR_01" / "IBSR_01_ana_strip.nii.gz", data / "IBSR_02"
+    register_files(fixed, moving / "IBSR_02_ana_strip.nii.gz", out,
+                   moving_label=moving / "IBSR_02_seg_ana.nii.gz", force=True)
+
+
+def plan(out: Path, data: Path, configs: Path, full: bool,
+         log: Callable[[str], None] = print) -> list[Stage]:
+    """The demo's stages in order; writes the derived run configs under ``out/configs``."""
+    cfg_dir = out / "configs"
+    float_cfg = _demo_config(configs / "demo_float.yaml", cfg_dir / "float.yaml", data, full)
+    float_model = out / "models" / "float" / "model.pt"
+    # W4A4 is quantization-aware training from a trained float network: with --full the float
+    # model trained above; on CPU the shipped demo-float (80 CPU steps from scratch are too few
+    # to learn registration, and the report says so)
+    init = str(float_model.resolve()) if full else FLOAT_MODEL
+    w4a4_cfg = _demo_config(configs / "demo_w4a4.yaml", cfg_dir / "w4a4.yaml", data, full,
+                            {"train": {"init_from": init}})
+    sweep_cfg = _sweep_config(configs / ("sweep_full.yaml" if full else "sweep_demo.yaml"),
+                              cfg_dir / "sweep.yaml", data, full)
+    call = functools.partial
+    stages = [
+        Stage("train float", call(_train, float_cfg, out / "models" / "float")),
+        Stage("train w4a4", call(_train, w4a4_cfg, out / "models" / "w4a4")),
+        Stage("prune w4a4 50%", call(_prune, out / "models" / "w4a4", out / "models" / PRUNED,
+                                     200 if full else 30)),
+        Stage("sweep", call(_sweep, sweep_cfg, out / "sweep", log)),
+    ]
+    stages += [Stage(f"evaluate {label}", call(_evaluate, ref, data, out / "eval" / slug(label)))
+               for label, ref in evaluated_models(out).items()]
+    stages += [Stage(f"build {board.value}", call(_build, board, out / "build" / board.value))
+               for board in BOARDS]
+    stages.append(Stage("emulate", call(_emulate, out / "build" / Board.zcu104.value, data,
+                                        out / "emulation")))
+    stages.append(Stage("register", call(_register, data, out / "register")))
+    return stages
+
+
+def run_demo(out: str | Path, data: str | Path = "data/default", configs: str | Path = "configs",
+             full: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Run every stage into ``out`` and write the report; returns ``out/report.md``."""
+    from hwreg.data.synth import prepare_default
+    from hwreg.studies.report import write_report
+
+    out, data, configs = Path(out), Path(data), Path(configs)
+    if not (configs / "demo_float.yaml").is_file():
+        raise UserError(f"{configs}: no demo_float.yaml (run from the repository root)")
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    if not (data / "hwreg_dataset.json").is_file():
+        t0 = time.perf_counter()
+        log(f"== data: writing the default dataset to {data}")
+        prepare_default(data, subjects=18, spacing=1.5, force=True)
+        timings["data"] = time.perf_counter() - t0
+    for stage in plan(out, data, configs, full, log):
+        log(f"== {stage.name}")
+        t0 = time.perf_counter()
+        try:
+            stage.run()
+        except UserError as exc:
+            raise UserError(f"demo stage '{stage.name}' failed: {exc}") from None
+        timings[stage.name] = time.perf_counter() - t0
+    (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    report = write_report(out, data, full=full)
+    log(f"== report: {report} and {report.with_suffix('.html')}")
+    return report

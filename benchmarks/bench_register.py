@@ -29,7 +29,7 @@ from hwreg.data.datasets import all_pairs, find_subjects, prepare_subject, split
 from hwreg.data.nifti import load_labels, save_nifti
 from hwreg.evaluate import evaluate_pairs, pair_metrics, predict_ddf
 from hwreg.metrics import dice_per_label
-from hwreg.register import register_files
+from hwreg.runtime.register import register_files
 
 
 def bench_model(name: str, data: Path) -> dict:

@@ -21,8 +21,8 @@ from pathlib import Path
 from hwreg.checkpoint import load_model_spec
 from hwreg.compile.config import BuildConfig
 from hwreg.compile.steps import build
-from hwreg.compile.synth import synth_build
 from hwreg.export import export_checked
+from hwreg.synth.synth import synth_build
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
 - L2: the QONNX export (``BUILD/export.onnx``) executed by qonnx;
 - L3: the FINN hardware-layer graph (``BUILD/intermediate_models/step_set_folding.onnx``,
   before any specialisation) executed in Python, with the host prologue/epilogue of
-  :mod:`hwreg.compile.layout`.
+  :mod:`hwreg.runtime.host`.
 
 All levels must give identical integer codes (max abs diff 0). On an L2/L3 mismatch the first
 quantised activation (in graph order) whose integers differ is named; Brevitas has no per-layer
@@ -170,7 +170,7 @@ class Levels:
         from qonnx.core.onnx_exec import execute_node
         from qonnx.util.basic import get_preferred_qonnx_opset
 
-        from hwreg.compile.layout import epilogue, prologue
+        from hwreg.runtime.host import epilogue, prologue
 
         g = self.hw.graph
         ctx = self.hw.make_empty_exec_context()
@@ -202,15 +202,14 @@ class Levels:
 def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], workdir: Path,
                cache_dir: Path | None = None, fifo_depth: int | None = None) -> dict[str, Any]:
     """L4: every layer's RTL under Verilator on its L3 inputs ``ctx3``, exact vs L3
-    (:mod:`hwreg.compile.rtl.layers`), summary plus one row per layer; then (if L4 is exact)
+    (:mod:`hwreg.rtl.layers`), summary plus one row per layer; then (if L4 is exact)
     L5: the stitched accelerator on the L3 input, exact vs the L3 output, cycles vs FINN's
-    estimates, simulation speed (:mod:`hwreg.compile.rtl.stitch`), with ``fifo_depth``-entry
+    estimates, simulation speed (:mod:`hwreg.rtl.stitch`), with ``fifo_depth``-entry
     FIFOs between layers (None: sized by simulation)."""
     from hwreg.compile.boards import board_info
     from hwreg.compile.config import BuildConfig
-    from hwreg.compile.rtl import harness
-    from hwreg.compile.rtl.layers import simulate_layers
-    from hwreg.config import load_yaml
+    from hwreg.rtl import harness
+    from hwreg.rtl.layers import simulate_layers
 
     cfg = load_yaml(BuildConfig, build_dir / "build_config.yaml")
     t0 = time.perf_counter()
@@ -226,7 +225,7 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
             "sim_cycles": sum(r.get("cycles", 0) for r in rows), "per_layer": rows}
     l5: dict[str, Any] = {"exact": False, "why": "L4 not exact"}
     if l4["exact"]:
-        from hwreg.compile.rtl.stitch import simulate_accelerator
+        from hwreg.rtl.stitch import simulate_accelerator
 
         t1 = time.perf_counter()
         l5 = simulate_accelerator(levels.hw, ctx3, workdir / "accel", board_info(cfg.board).part,

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny NIfTI datasets written under tmp_path; the Verilator build cache."""
+"""Shared fixtures: tiny NIfTI datasets written under tmp_path; the Verilator build cache; tiny
+FINN builds (used by the compile, rtl and synth tests)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,27 @@ def rtl_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Verilator build cache shared by the sessions of this user (beside pytest's numbered temp
     roots, which pytest prunes); a parameter set compiles once."""
     return tmp_path_factory.getbasetemp().parent / "hwreg-verilator-cache"
+
+
+#: Grids of the tiny builds per head level (odd-ish, non-cubic where possible).
+GRIDS = {0: (8, 8, 8), 1: (8, 12, 6)}
+
+
+@pytest.fixture(scope="session", params=[(0, "rtl"), (1, "rtl"), (0, "hls")],
+                ids=["head0-rtl", "head1-rtl", "head0-hls"])
+def tiny_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """(model, grid, build_dir): a tiny W4A4 model exported and built for ZCU104, per head level
+    and MVAU style."""
+    from hwreg.checkpoint import random_model
+    from hwreg.compile.config import BuildConfig, MvauStyle
+    from hwreg.compile.steps import build
+    from hwreg.export import export_checked
+
+    head, style = request.param
+    grid = GRIDS[head]
+    model = random_model("tiny", 4, 4, head_level=head, seed=head, grid=grid)
+    out: Path = tmp_path_factory.mktemp(f"build_head{head}_{style}")
+    export_checked(model, grid, out / "export.onnx")
+    cfg = BuildConfig(grid_shape=grid, target_fps=1000.0, mvau_style=MvauStyle(style))
+    build(out / "export.onnx", cfg, out)
+    return model, grid, out

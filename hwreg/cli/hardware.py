@@ -114,7 +114,7 @@ def _emulate(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     import sys
 
-    from hwreg.compile.synth import PAYOFF_GOAL, synth_build
+    from hwreg.synth.synth import PAYOFF_GOAL, synth_build
 
     result = synth_build(args.build, args.out, max_macs=args.max_macs, sparsity=args.sparsity,
                          payoff_layer=args.payoff_layer, layers=args.layers, jobs=args.jobs,

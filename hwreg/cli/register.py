@@ -1,4 +1,4 @@
-"""``hwreg register``: a thin shell over :func:`hwreg.register.register_files`."""
+"""``hwreg register``: a thin shell over :func:`hwreg.runtime.register.register_files`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 
 def _register(args: argparse.Namespace) -> int:
-    from hwreg.register import register_files
+    from hwreg.runtime.register import register_files
 
     result = register_files(args.fixed, args.moving, args.out, model=args.model,
                             moving_label=args.moving_label, force=args.force,

@@ -138,7 +138,7 @@ def _emulate(build: Path, data: Path, out: Path) -> None:
 
 def _register(data: Path, out: Path) -> None:
     """``hwreg register FIXED MOVING --out OUT --moving-label LABEL --force`` on IBSR_01/02."""
-    from hwreg.register import register_files
+    from hwreg.runtime.register import register_files
 
     fixed, moving = data / "IBSR_01" / "IBSR_01_ana_strip.nii.gz", data / "IBSR_02"
     register_files(fixed, moving / "IBSR_02_ana_strip.nii.gz", out,

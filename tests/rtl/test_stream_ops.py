@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwreg.compile.rtl import harness, reference, tops
-from hwreg.compile.rtlsim import pack, unpack
+from hwreg.rtl import harness, reference, tops
+from hwreg.rtl.harness import pack, unpack
 
 pytestmark = pytest.mark.rtl
 

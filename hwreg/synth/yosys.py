@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hwreg.compile.rtlsim import env_tool
+from hwreg.rtl.harness import env_tool
 
 #: LUTs per LUT-based memory primitive (UltraScale+ / 7-series libraries).
 _LUT_EQUIVALENT = {

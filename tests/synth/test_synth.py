@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from hwreg.compile import mvau_const
-from hwreg.compile.synth import synth_build, verify_mvau
-from hwreg.compile.yosys import resources, synthesize
 from hwreg.errors import UserError
+from hwreg.synth import mvau_const
+from hwreg.synth.synth import synth_build, verify_mvau
+from hwreg.synth.yosys import resources, synthesize
 
 pytestmark = pytest.mark.synth
 
@@ -72,10 +72,10 @@ def test_unrolled_mvau_equals_l3_of_the_layer(tiny_build, rtl_cache, tmp_path) -
     streamed through it gives the layer's L3 output."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from hwreg.compile.rtl import harness
-    from hwreg.compile.rtl.tops import padded
-    from hwreg.compile.rtlsim import pack, unpack
     from hwreg.emulate import Levels, random_pairs
+    from hwreg.rtl import harness
+    from hwreg.rtl.harness import pack, unpack
+    from hwreg.rtl.tops import padded
 
     _, grid, out = _tiny_rtl_build(tiny_build)
     levels = Levels(out)

@@ -4,9 +4,9 @@ For every layer of the folded hardware graph (``BUILD/intermediate_models/step_s
 
 - the project's RTL ops (3D sliding window, 3D upsample, ElementwiseAdd, DuplicateStreams) and
   FINN's ``Thresholding_rtl``: the layer's generated RTL as L4 simulates it
-  (:func:`hwreg.compile.rtl.layers.layer_rtl`), synthesised as it is;
+  (:func:`hwreg.rtl.layers.layer_rtl`), synthesised as it is;
 - MVAUs: the layer fully unrolled with its integer weights as constants
-  (:mod:`hwreg.compile.mvau_const`, LUT arithmetic, ``-nodsp``), when it has at most
+  (:mod:`hwreg.synth.mvau_const`, LUT arithmetic, ``-nodsp``), when it has at most
   ``max_macs`` multiply-accumulates; each such netlist's source is first checked bit for bit
   against the layer's integer product under Verilator (random inputs, back-pressure). Next to it
   FINN's own LUT/DSP estimate of the same layer unrolled (``MVAU_hls`` at PE = MH, SIMD = MW),
@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from hwreg.compile import mvau_const
-from hwreg.compile.yosys import synthesize
 from hwreg.errors import UserError
+from hwreg.synth import mvau_const
+from hwreg.synth.yosys import synthesize
 
 #: The pruning-payoff goal: fewer LUTs at 50 % sparsity than dense.
 PAYOFF_GOAL = 0.40
@@ -84,9 +84,9 @@ def verify_mvau(path: Path, top: str, weights: np.ndarray, in_bits: int, in_sign
     """Stream random input vectors through the unrolled MVAU in ``path`` under Verilator (with
     random gaps and back-pressure) and compare with :func:`mvau_const.reference` exactly
     (modulo ``2**acc_bits``; FINN sizes the accumulator so that nothing wraps)."""
-    from hwreg.compile.rtl import harness
-    from hwreg.compile.rtl.tops import padded
-    from hwreg.compile.rtlsim import pack, unpack
+    from hwreg.rtl import harness
+    from hwreg.rtl.harness import pack, unpack
+    from hwreg.rtl.tops import padded
 
     mw, mh = weights.shape
     lo, hi = (-(1 << (in_bits - 1)), 1 << (in_bits - 1)) if in_signed else (0, 1 << in_bits)
@@ -164,10 +164,10 @@ def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096
     from hwreg.compile.boards import board_info
     from hwreg.compile.config import BuildConfig
     from hwreg.compile.estimates import layer_estimates, specialised_copy
-    from hwreg.compile.rtl import harness
-    from hwreg.compile.rtl.layers import layer_rtl
     from hwreg.compile.steps import finn_settings, hw_graph_path
     from hwreg.config import load_yaml
+    from hwreg.rtl import harness
+    from hwreg.rtl.layers import layer_rtl
 
     build_dir, out_dir = Path(build_dir), Path(out_dir)
     _check_build(build_dir)

@@ -1,113 +1,32 @@
-"""Run configuration and model files.
+"""Model files: save, find, load (by name, path or ``random:`` spec).
 
-A run is described by one :class:`RunConfig` (data, model, loss, train sections; strict YAML). A
-model file ``model.pt`` is a plain dict loadable with ``torch.load(weights_only=True)`` (no pickled
-code): ``format``, ``config`` (the run config as a plain dict), ``state_dict``, ``step`` and
-``metrics``. The package ships trained demo models by name (:data:`SHIPPED`); every command that
-takes ``--model`` accepts a name or a path. The hardware stages also take
-``random:<preset>:w<W>a<A>[:h<head_level>]`` (:func:`load_model_spec`): an untrained model with
-a non-trivial head, for trying the flow.
+A model file ``model.pt`` is a plain dict loadable with ``torch.load(weights_only=True)`` (no
+pickled code): ``format``, ``config`` (the :class:`~hwreg.run.RunConfig` as a plain dict),
+``state_dict``, ``step`` and ``metrics``. The package ships trained demo models by name
+(:data:`SHIPPED`); every command that takes ``--model`` accepts a name or a path. The hardware
+stages also take ``random:<preset>:w<W>a<A>[:h<head_level>]`` (:func:`load_model_spec`): an
+untrained model with a non-trivial head, for trying the flow.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from hwreg.compress import PruneConfig
-from hwreg.config import DataConfig, from_dict, load_yaml
+from hwreg.config import from_dict
 from hwreg.errors import UserError
-from hwreg.losses import LossConfig
 from hwreg.model import ModelConfig, RegNet, build_model
+from hwreg.run import RunConfig
 
 FORMAT = "hwreg-model-1"
 #: Trained models shipped in the package (``hwreg/models/<name>.pt``).
 SHIPPED = ("demo-float", "demo-w4a4")
-
-
-class Device(enum.StrEnum):
-    """Where training and inference run."""
-
-    auto = "auto"  #: CUDA when available, else CPU
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation schedule and bookkeeping."""
-
-    #: Optimiser steps in total.
-    steps: int = 2000
-    #: Pairs per minibatch.
-    batch_size: int = 4
-    #: Labels sampled per pair for the Dice loss (label-reg used 1; more = denser signal).
-    labels_per_pair: int = 1
-    #: Adam learning rate.
-    lr: float = 1e-3
-    #: Evaluate on held-out pairs every this many steps (and at the end).
-    eval_every: int = 250
-    #: Held-out pairs used by the periodic evaluation (all ordered pairs at most).
-    eval_pairs: int = 20
-    #: Write a resumable checkpoint every this many steps.
-    checkpoint_every: int = 50
-    #: Seed of weights initialisation and pair sampling.
-    seed: int = 0
-    #: Device: auto, cpu or cuda.
-    device: Device = Device.auto
-    #: CPU threads for torch (0 = torch's default).
-    threads: int = 0
-    #: Start from this model's weights (a name or a path), e.g. a float model for a W4A4 run.
-    init_from: str | None = None
-
-
-@dataclass
-class RunConfig:
-    """Everything that defines a training run."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    #: Pruning with masked fine-tuning (``hwreg prune``); ``None`` = no pruning.
-    prune: PruneConfig | None = None
-
-    def validate(self) -> None:
-        """Cross-section checks (raise ConfigError / UserError)."""
-        self.model.validate()
-        div = self.model.divisor
-        if any(s % div for s in self.data.grid_shape):
-            raise UserError(f"data.grid_shape {list(self.data.grid_shape)}: each axis must be a "
-                            f"multiple of {div} for {len(self.model.resolved_channels())} levels")
-        if self.train.steps < 0 or self.train.batch_size < 1:
-            raise UserError("train.steps must be >= 0 and train.batch_size >= 1")
-        if self.prune is not None:
-            self.prune.validate()
-
-
-def load_run_config(path: str | Path) -> RunConfig:
-    """Load and validate a run config YAML."""
-    cfg = load_yaml(RunConfig, path)
-    cfg.validate()
-    return cfg
-
-
-def pick_device(device: Device | str) -> torch.device:
-    """The torch device for a config choice."""
-    device = Device(device)
-    if device == Device.cuda and not torch.cuda.is_available():
-        raise UserError("train.device is cuda but no CUDA device is available")
-    if device == Device.cpu or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
 
 
 def atomic_save(obj: Any, path: Path) -> None:

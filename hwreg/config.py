@@ -5,8 +5,10 @@ an unknown key is refused with its dotted name, a value of the wrong type names 
 expected type and the value, and relative paths are resolved against the config file's folder.
 Choices are ``str`` Enums so that YAML holds plain strings.
 
-Later stages add their own sections to :class:`RunConfig`; this module holds the machinery and the
-data section.
+This module holds the machinery, the one default model grid (:data:`DEFAULT_GRID_SHAPE`,
+:data:`DEFAULT_GRID_SPACING`: the shipped models' grid, also the default input grid of a FINN
+build) and the data section. Every stage's config dataclass lives with its stage; a run composes
+them (:class:`hwreg.run.RunConfig`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ import yaml
 from hwreg.errors import ConfigError, UserError
 
 T = TypeVar("T")
+
+#: The default model grid (D, H, W) in voxels: the shipped models' grid, and a FINN build's input.
+DEFAULT_GRID_SHAPE: tuple[int, int, int] = (48, 64, 48)
+#: The default model grid spacing in mm (isotropic).
+DEFAULT_GRID_SPACING: float = 3.0
 
 #: The 32 IBSR/CMA label ids of the IBSR_18 manual segmentations (and the deepmriprep atlas).
 IBSR_LABEL_IDS: tuple[int, ...] = (
@@ -59,9 +66,9 @@ class DataConfig:
     #: Glob of the label maps, layout ``glob`` only; matched to images by their ``*`` parts.
     label_glob: str = "*/aligned_seg35.nii.gz"
     #: Model grid shape (D, H, W) in voxels; each axis divisible by 2**(network depth).
-    grid_shape: tuple[int, int, int] = (80, 96, 80)
+    grid_shape: tuple[int, int, int] = DEFAULT_GRID_SHAPE
     #: Model grid spacing in mm (isotropic).
-    grid_spacing: float = 2.0
+    grid_spacing: float = DEFAULT_GRID_SPACING
     #: Where the model grid is centred in each volume.
     grid_centre: GridCentre = GridCentre.mass
     #: Label ids kept (others become background), in this order; ``None`` = the 32 IBSR ids.
@@ -224,6 +231,8 @@ def replace_field(obj: T, **changes: Any) -> T:
 
 
 __all__ = [
+    "DEFAULT_GRID_SHAPE",
+    "DEFAULT_GRID_SPACING",
     "IBSR_LABEL_IDS",
     "DataConfig",
     "GridCentre",

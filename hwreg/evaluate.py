@@ -112,9 +112,10 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
                    progress: bool = False) -> dict[str, Any]:
     """Evaluate a model (name or path) on the held-out subjects of its own dataset split and
     write ``out/metrics.json`` and ``out/metrics.md``; returns the result."""
-    from hwreg.checkpoint import load_model, pick_device
+    from hwreg.checkpoint import load_model
     from hwreg.config import require_data_root
     from hwreg.data.datasets import find_subjects, prepare_subject, split
+    from hwreg.run import pick_device
 
     model, cfg, _ = load_model(ref)
     cfg.data.root = require_data_root(cfg.data.root, data)

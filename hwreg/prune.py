@@ -15,10 +15,11 @@ import copy
 import json
 from pathlib import Path
 
-from hwreg.checkpoint import RunConfig, atomic_save, load_model, read_model_file, resolve_model
+from hwreg.checkpoint import atomic_save, load_model, read_model_file, resolve_model
 from hwreg.compress import PruneConfig, Pruner, Schedule, report_markdown, sparsity_report
 from hwreg.config import require_data_root
 from hwreg.errors import UserError
+from hwreg.run import RunConfig
 from hwreg.train import train
 
 FLOAT = "float"

@@ -25,20 +25,14 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from hwreg.checkpoint import (
-    FORMAT,
-    RunConfig,
-    atomic_save,
-    init_weights_from,
-    pick_device,
-    read_model_file,
-)
+from hwreg.checkpoint import FORMAT, atomic_save, init_weights_from, read_model_file
 from hwreg.config import to_dict
 from hwreg.data.datasets import Prepared, find_subjects, prepare_subject, sample_batches, split
 from hwreg.errors import UserError
 from hwreg.evaluate import evaluate_pairs
 from hwreg.losses import registration_loss
 from hwreg.model import RegNet, build_model
+from hwreg.run import RunConfig, pick_device
 
 
 def prepare_split(cfg: RunConfig, progress: bool = True) -> tuple[list[Prepared], list[Prepared]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hwreg.checkpoint import load_run_config
+    from hwreg.run import load_run_config
     from hwreg.train import train
 
     cfg = load_run_config(args.config)

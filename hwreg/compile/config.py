@@ -1,4 +1,8 @@
-"""The typed configuration of one ``hwreg build`` (saved as ``BUILD/build_config.yaml``)."""
+"""The typed configuration of one ``hwreg build`` (saved as ``BUILD/build_config.yaml``).
+
+The board is the one :class:`~hwreg.compile.boards.Board` type; the default input grid is the
+default model grid (:data:`hwreg.config.DEFAULT_GRID_SHAPE`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwreg.compile.boards import Board
+from hwreg.config import DEFAULT_GRID_SHAPE
 
 #: The build steps in order (the functions live in :mod:`hwreg.compile.steps`; kept here so the
 #: CLI can list them without importing FINN).
@@ -47,7 +52,7 @@ class BuildConfig:
     #: Clock period in ns (5.0 = 200 MHz).
     clock_ns: float = 5.0
     #: Model input grid (D, H, W) in voxels; must match the exported QONNX file.
-    grid_shape: tuple[int, int, int] = (48, 64, 48)
+    grid_shape: tuple[int, int, int] = DEFAULT_GRID_SHAPE
     #: MVAU implementation style (see :class:`MvauStyle`).
     mvau_style: MvauStyle = MvauStyle.rtl
     #: Buffer memory of the 3D sliding-window and upsample ops.

@@ -26,7 +26,7 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from hwreg.checkpoint import load_model, pick_device
+from hwreg.checkpoint import load_model
 from hwreg.data.datasets import to_model_grid
 from hwreg.data.nifti import (
     Volume,
@@ -38,6 +38,7 @@ from hwreg.data.nifti import (
 )
 from hwreg.errors import UserError
 from hwreg.evaluate import predict_ddf
+from hwreg.run import pick_device
 
 OUTPUTS = ("warped.nii.gz", "ddf.nii.gz", "warped_label.nii.gz")
 _RAS_TO_LPS = np.array([-1.0, -1.0, 1.0])

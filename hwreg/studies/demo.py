@@ -85,7 +85,7 @@ def _sweep_config(source: Path, out: Path, data: Path, full: bool) -> Path:
 
 def _train(config: Path, out: Path) -> None:
     """``hwreg train --config CONFIG --out OUT --quiet``."""
-    from hwreg.checkpoint import load_run_config
+    from hwreg.run import load_run_config
     from hwreg.train import train
 
     train(load_run_config(config), out, progress=False)

@@ -67,8 +67,8 @@ def make_point(point: Point, pts: Path, eval_pairs: int | None,
                board: Board | None = None) -> str:
     """Make (or resume) and evaluate one point, and estimate it on ``board`` if given and it is
     quantized; runs in its own process. Returns its name."""
-    from hwreg.checkpoint import load_run_config
     from hwreg.prune import run_prune
+    from hwreg.run import load_run_config
     from hwreg.train import train
 
     folder = pts / point.name

@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hwreg.checkpoint import RunConfig
 from hwreg.compile.boards import Board
 from hwreg.compress import Schedule
 from hwreg.config import dump_yaml, load_yaml
 from hwreg.errors import ConfigError
 from hwreg.model import BIT_WIDTHS
 from hwreg.prune import FLOAT, parse_bits, prune_config
+from hwreg.run import RunConfig
 
 
 @dataclass

@@ -152,8 +152,9 @@ def test_prune_float_then_quantize_keeps_mask(ibsr_dataset: Callable[..., Path],
 def test_qonnx_export_of_pruned_model_is_exact(tmp_path: Path) -> None:
     import numpy as np
 
-    from hwreg.checkpoint import RunConfig, atomic_save
+    from hwreg.checkpoint import atomic_save
     from hwreg.export import brevitas_codes, check_export, export_model, random_codes
+    from hwreg.run import RunConfig
     from hwreg.train import model_dict
 
     torch.manual_seed(0)

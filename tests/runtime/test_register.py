@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from hwreg.checkpoint import RunConfig, atomic_save
+from hwreg.checkpoint import atomic_save
 from hwreg.cli import main
 from hwreg.config import DataConfig
 from hwreg.model import ModelConfig, build_model
+from hwreg.run import RunConfig
 from hwreg.train import model_dict
 from tests.conftest import write_nifti
 

@@ -10,10 +10,11 @@ import pytest
 import torch
 import yaml
 
-from hwreg.checkpoint import RunConfig, load_model, load_run_config, read_model_file
+from hwreg.checkpoint import load_model, read_model_file
 from hwreg.config import DataConfig, to_dict
 from hwreg.errors import UserError
 from hwreg.model import ModelConfig
+from hwreg.run import RunConfig, load_run_config
 from hwreg.train import train
 
 

@@ -1,0 +1,101 @@
+"""The run configuration: one typed tree with a section per stage of a training run.
+
+A run (``hwreg train``, ``hwreg prune``, a sweep point) is described by one :class:`RunConfig`
+that round-trips through YAML (strict loading, :mod:`hwreg.config`): ``data``
+(:class:`~hwreg.config.DataConfig`), ``model`` (:class:`~hwreg.model.ModelConfig`), ``loss``
+(:class:`~hwreg.losses.LossConfig`), ``train`` (:class:`TrainConfig`) and, for a pruning run,
+``prune`` (:class:`~hwreg.compress.PruneConfig`). Each section's dataclass lives with its stage;
+this module composes them and holds the training schedule and the device choice. A model file
+stores its run config as a plain dict (:mod:`hwreg.checkpoint`), so the YAML keys are its format.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from hwreg.compress import PruneConfig
+from hwreg.config import DataConfig, load_yaml
+from hwreg.errors import UserError
+from hwreg.losses import LossConfig
+from hwreg.model import ModelConfig
+
+
+class Device(enum.StrEnum):
+    """Where training and inference run."""
+
+    auto = "auto"  #: CUDA when available, else CPU
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation schedule and bookkeeping."""
+
+    #: Optimiser steps in total.
+    steps: int = 2000
+    #: Pairs per minibatch.
+    batch_size: int = 4
+    #: Labels sampled per pair for the Dice loss (label-reg used 1; more = denser signal).
+    labels_per_pair: int = 1
+    #: Adam learning rate.
+    lr: float = 1e-3
+    #: Evaluate on held-out pairs every this many steps (and at the end).
+    eval_every: int = 250
+    #: Held-out pairs used by the periodic evaluation (all ordered pairs at most).
+    eval_pairs: int = 20
+    #: Write a resumable checkpoint every this many steps.
+    checkpoint_every: int = 50
+    #: Seed of weights initialisation and pair sampling.
+    seed: int = 0
+    #: Device: auto, cpu or cuda.
+    device: Device = Device.auto
+    #: CPU threads for torch (0 = torch's default).
+    threads: int = 0
+    #: Start from this model's weights (a name or a path), e.g. a float model for a W4A4 run.
+    init_from: str | None = None
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    #: Pruning with masked fine-tuning (``hwreg prune``); ``None`` = no pruning.
+    prune: PruneConfig | None = None
+
+    def validate(self) -> None:
+        """Cross-section checks (raise ConfigError / UserError)."""
+        self.model.validate()
+        div = self.model.divisor
+        if any(s % div for s in self.data.grid_shape):
+            raise UserError(f"data.grid_shape {list(self.data.grid_shape)}: each axis must be a "
+                            f"multiple of {div} for {len(self.model.resolved_channels())} levels")
+        if self.train.steps < 0 or self.train.batch_size < 1:
+            raise UserError("train.steps must be >= 0 and train.batch_size >= 1")
+        if self.prune is not None:
+            self.prune.validate()
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """Load and validate a run config YAML."""
+    cfg = load_yaml(RunConfig, path)
+    cfg.validate()
+    return cfg
+
+
+def pick_device(device: Device | str) -> torch.device:
+    """The torch device for a config choice."""
+    device = Device(device)
+    if device == Device.cuda and not torch.cuda.is_available():
+        raise UserError("train.device is cuda but no CUDA device is available")
+    if device == Device.cpu or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")

@@ -8,7 +8,7 @@ all of that: they inherit execution, geometry, cycles and estimates from the abs
 ``generate_hdl`` writes the SystemVerilog core (``hdl/``) and a FINN-style top wrapper
 (:mod:`hwreg.compile.ops.hdlgen`) into ``code_gen_dir_ipgen``; ``code_generation_ipi`` gives the
 Vivado IPI commands FINN's ``CreateStitchedIP`` runs. Verified under Verilator
-(``tests/compile/test_rtl.py``), not yet synthesised with Vivado.
+(``tests/rtl/test_ops_rtl.py``), not yet synthesised with Vivado.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ def step_tidy(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWr
 
 def step_lower_to_integer(model: ModelWrapper, cfg: BuildConfig,
                           build_dir: Path) -> ModelWrapper:
-    """Conv3d -> 3D im2col + MatMul, quantisers -> integer thresholds, NDHWC streams."""
+    """Conv3d -> 3D im2col + MatMul, quantisers -> integer thresholds, NDHWC streams: the
+    qonnx passes of :func:`hwreg.compile.lower.lowering_passes`."""
     shape = model.get_tensor_shape(model.graph.input[0].name)
     if tuple(shape[2:]) != tuple(cfg.grid_shape):
         raise UserError(f"the model was exported for grid {tuple(shape[2:])}, the build config "

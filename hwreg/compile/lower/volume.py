@@ -13,7 +13,6 @@ from onnx import NodeProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.quant import quant
 from qonnx.transformation.base import Transformation
-from qonnx.transformation.infer_shapes import InferShapes
 
 from hwreg.compile.layout import TO_NCDHW, TO_NDHWC
 from hwreg.compile.lower.graph import (
@@ -39,11 +38,14 @@ def volume_shape(model: ModelWrapper, node: NodeProto) -> tuple[int, tuple[int, 
     return int(shape[1]), (int(shape[2]), int(shape[3]), int(shape[4]))
 
 
-def to_stream(model: ModelWrapper, volume: str, channels: int, n_pixels: int,
+def to_stream(model: ModelWrapper, volume: str, channels: int, dims: tuple[int, int, int],
               prefix: str) -> tuple[list[NodeProto], str]:
     """Layout nodes ``(1, C, D, H, W) -> (D*H*W, C)``; returns them and the stream tensor."""
     ndhwc, stream = fresh_name(model, f"{prefix}_ndhwc"), fresh_name(model, f"{prefix}_stream")
-    shape = add_initializer(model, f"{prefix}_shape", np.array([n_pixels, channels], np.int64))
+    stream_shape = [int(np.prod(dims)), channels]
+    shape = add_initializer(model, f"{prefix}_shape", np.array(stream_shape, np.int64))
+    model.set_tensor_shape(ndhwc, [1, *dims, channels])
+    model.set_tensor_shape(stream, stream_shape)
     return [helper.make_node("Transpose", [volume], [ndhwc], perm=list(TO_NDHWC),  # -> NDHWC
                              name=f"{prefix}_to_ndhwc"),
             helper.make_node("Reshape", [ndhwc, shape], [stream], name=f"{prefix}_to_stream")
@@ -56,6 +58,7 @@ def to_volume(model: ModelWrapper, stream: str, volume: str, channels: int,
     ndhwc = fresh_name(model, f"{prefix}_out_ndhwc")
     shape = add_initializer(model, f"{prefix}_out_shape",
                             np.array([1, *dims, channels], np.int64))
+    model.set_tensor_shape(ndhwc, [1, *dims, channels])
     return [helper.make_node("Reshape", [stream, shape], [ndhwc], name=f"{prefix}_to_volume"),
             helper.make_node("Transpose", [ndhwc], [volume], perm=list(TO_NCDHW),  # -> NCDHW
                              name=f"{prefix}_to_ncdhw")]
@@ -70,8 +73,8 @@ def replace_node(model: ModelWrapper, node: NodeProto, new: list[NodeProto]) -> 
 
 
 class _OneNodePerApplication(Transformation):
-    """Rewrite the first node of type ``op_type`` per application (``changed``), then infer
-    shapes; no change once none is left."""
+    """Rewrite the first node of type ``op_type`` per application (``changed``, every new
+    tensor's shape set); no change once none is left."""
 
     op_type = ""
 
@@ -80,7 +83,7 @@ class _OneNodePerApplication(Transformation):
         if node is None:
             return model, False
         self.rewrite(model, node)
-        return model.transform(InferShapes()), True
+        return model, True
 
     def rewrite(self, model: ModelWrapper, node: NodeProto) -> None:
         """Replace ``node`` in ``model`` (in place)."""
@@ -128,8 +131,12 @@ class LowerConv3dToMatMul(_OneNodePerApplication):
         assert w_mat.min() >= lo and w_mat.max() <= hi
         out_dims = tuple(out_dim(n, kk, s, p) for n in dims)
         prefix = node.name
-        new, stream = to_stream(model, node.input[0], c_in, int(np.prod(dims)), prefix)
+        new, stream = to_stream(model, node.input[0], c_in, dims, prefix)
+        n_out = int(np.prod(out_dims))
         cols, acc, scaled = (fresh_name(model, f"{prefix}_{t}") for t in ("im2col", "acc", "mul"))
+        model.set_tensor_shape(cols, [n_out, kk ** 3 * c_in])
+        model.set_tensor_shape(acc, [n_out, c_out])
+        model.set_tensor_shape(scaled, [n_out, c_out])
         dt = model.get_tensor_datatype(node.input[0]).name
         new.append(helper.make_node(
             SWG3D, [stream], [cols], domain=HW_DOMAIN, backend="fpgadataflow",
@@ -146,6 +153,7 @@ class LowerConv3dToMatMul(_OneNodePerApplication):
                 raise UserError(f"{node.name}: the bias must be a constant")
             b_name = add_initializer(model, f"{prefix}_bias", bias.astype(np.float32))
             biased = fresh_name(model, f"{prefix}_biased")
+            model.set_tensor_shape(biased, [n_out, c_out])
             new.append(helper.make_node("Add", [scaled, b_name], [biased],
                                         name=f"{prefix}_bias"))
             scaled = biased
@@ -173,8 +181,9 @@ class ConvertResizeToUpsample3D(_OneNodePerApplication):
                             "activation is supported")
         c, dims = volume_shape(model, node)
         prefix = node.name
-        new, stream = to_stream(model, node.input[0], c, int(np.prod(dims)), prefix)
+        new, stream = to_stream(model, node.input[0], c, dims, prefix)
         up = fresh_name(model, f"{prefix}_upsampled")
+        model.set_tensor_shape(up, [8 * int(np.prod(dims)), c])
         new.append(helper.make_node(
             UPSAMPLE3D, [stream], [up], domain=HW_DOMAIN, backend="fpgadataflow",
             IFMDim=list(dims), NumChannels=c, Scale=2, PE=1,

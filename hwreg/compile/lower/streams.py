@@ -110,7 +110,9 @@ class ConvertToNDHWCStreams(Transformation):
             perm = tuple(attrs_of(node).get("perm", ()))
             pair = (model.find_consumers(node.output[0]) if perm == TO_NDHWC
                     else [model.find_producer(node.input[0])] if perm == TO_NCDHW else [])
-            if len(pair) != 1 or pair[0] is None or pair[0].op_type != "Reshape":
+            if len(pair) != 1 or pair[0] is None or pair[0].op_type != "Reshape" or (
+                    perm == TO_NCDHW and (model.find_producer(pair[0].input[0]) is None
+                                          or len(model.find_consumers(pair[0].input[0])) != 1)):
                 raise UserError(f"{node.name}: only the layout Transposes of lowered 3D ops are "
                                 f"supported (perm {perm})")
 

@@ -9,7 +9,6 @@ import json
 
 import numpy as np
 import pytest
-from hwreg.compile.commands import random_model
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -19,6 +18,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.util.basic import qonnx_make_model
 
 import hwreg.compile.ops  # noqa: F401  (registers the 3D ops)
+from hwreg.checkpoint import random_model
 from hwreg.compile.config import BuildConfig
 from hwreg.compile.layout import INPUT_SCALE, TO_NDHWC
 from hwreg.compile.lower import (

@@ -1,9 +1,10 @@
-"""Run ANTs SyN (antspyx, default settings) on one pair; used by bench_register.py.
+"""Run ANTs SyN (antspyx, default settings) on one pair; used by the register benchmarks.
 
 Runs in its own virtual environment (.venv-ants, made by `make bench`): antspyx 0.6.3 pins
-numpy<2.4 and scipy<1.16, which conflict with finn-plus. Prints one JSON line with the time.
+numpy<2.4 and scipy<1.16, which conflict with finn-plus. Warps each MOVING_LABEL to OUT_LABEL
+(genericLabel interpolation) and prints one JSON line with the registration time.
 
-    .venv-ants/bin/python benchmarks/ants_syn.py FIXED MOVING MOVING_LABEL OUT_LABEL THREADS
+    .venv-ants/bin/python benchmarks/ants_syn.py FIXED MOVING THREADS LABEL OUT [LABEL OUT ...]
 """
 
 import json
@@ -11,15 +12,20 @@ import os
 import sys
 import time
 
-fixed, moving, moving_label, out_label, threads = sys.argv[1:6]
+fixed, moving, threads = sys.argv[1:4]
+labels = sys.argv[4:]
+if not labels or len(labels) % 2:
+    sys.exit("usage: ants_syn.py FIXED MOVING THREADS LABEL OUT [LABEL OUT ...]")
 # ITK reads its thread count once, at import
 os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = threads
 import ants  # noqa: E402
 
-f, m, lab = ants.image_read(fixed), ants.image_read(moving), ants.image_read(moving_label)
+f, m = ants.image_read(fixed), ants.image_read(moving)
 t0 = time.perf_counter()
 reg = ants.registration(f, m, type_of_transform="SyN")
 seconds = time.perf_counter() - t0
-warped = ants.apply_transforms(f, lab, reg["fwdtransforms"], interpolator="genericLabel")
-ants.image_write(warped, out_label)
+for label, out in zip(labels[::2], labels[1::2], strict=True):
+    warped = ants.apply_transforms(f, ants.image_read(label), reg["fwdtransforms"],
+                                   interpolator="genericLabel")
+    ants.image_write(warped, out)
 print(json.dumps({"seconds": seconds}))

@@ -68,7 +68,7 @@ def bench_ants(name: str, data: Path, n_pairs: int, threads: int) -> dict:
             out = tmp / f"warped_{f}_{m}.nii.gz"
             cmd = [".venv-ants/bin/python", "benchmarks/ants_syn.py",
                    str(tmp / f"{fs.id}_img.nii.gz"), str(tmp / f"{ms.id}_img.nii.gz"),
-                   str(tmp / f"{ms.id}_lab.nii.gz"), str(out), str(threads)]
+                   str(threads), str(tmp / f"{ms.id}_lab.nii.gz"), str(out)]
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
             ants_s = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
             ants_lab = load_labels(out).data

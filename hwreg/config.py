@@ -53,6 +53,40 @@ class GridCentre(enum.StrEnum):
     fov = "fov"  #: the centre of the field of view
 
 
+class PairSource(enum.StrEnum):
+    """Where training pairs come from."""
+
+    dataset = "dataset"  #: random pairs of the dataset's training subjects
+    atlas = "atlas"  #: pairs synthesised on the fly from the embedded atlas (unlimited)
+
+
+@dataclass
+class AtlasPairsConfig:
+    """Strength of the random transforms and intensity augmentation of on-the-fly pairs."""
+
+    #: sd (degrees) of each rotation angle of a subject's affine.
+    rotation_deg: float = 3.0
+    #: sd of each axis' log-scale of a subject's affine.
+    scale: float = 0.03
+    #: sd (mm) of each translation component (residual after centre-of-mass centring).
+    translation_mm: float = 2.0
+    #: Largest sd (mm) of the smooth displacement at its control points; each subject draws a
+    #: magnitude uniformly in [0, warp_mm].
+    warp_mm: float = 3.5
+    #: Control-point spacings (mm) a subject's displacement is drawn from (one per subject).
+    control_mm: list[float] = field(default_factory=lambda: [16.0, 24.0, 32.0, 48.0])
+    #: sd of the log bias field at its control points (48 mm apart).
+    bias: float = 0.2
+    #: sd of the log gamma exponent.
+    gamma: float = 0.25
+    #: Largest noise sd relative to the 99.5th percentile (each image draws one in [0, noise]).
+    noise: float = 0.03
+    #: Probability of a Gaussian blur (sd in [0.3, 0.8] voxel) of an image (scanner resolution).
+    blur: float = 0.3
+    #: Probability that both images of a pair get the same intensity augmentation.
+    same_intensity: float = 0.3
+
+
 @dataclass
 class DataConfig:
     """Where the subjects come from and how they are put on the model grid."""
@@ -79,6 +113,11 @@ class DataConfig:
     n_test: int = 5
     #: Seed of the train/test split and of pair sampling.
     seed: int = 0
+    #: Training pairs: the dataset's training subjects, or synthesised on the fly from the
+    #: embedded atlas (evaluation still uses the dataset's held-out subjects).
+    source: PairSource = PairSource.dataset
+    #: Random transforms and intensity augmentation of ``source: atlas`` pairs.
+    atlas: AtlasPairsConfig = field(default_factory=AtlasPairsConfig)
 
     def resolved_label_ids(self) -> tuple[int, ...]:
         """The label ids in use (the 32 IBSR ids when ``label_ids`` is unset)."""
@@ -234,9 +273,11 @@ __all__ = [
     "DEFAULT_GRID_SHAPE",
     "DEFAULT_GRID_SPACING",
     "IBSR_LABEL_IDS",
+    "AtlasPairsConfig",
     "DataConfig",
     "GridCentre",
     "Layout",
+    "PairSource",
     "dump_yaml",
     "field",
     "from_dict",

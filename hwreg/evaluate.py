@@ -18,7 +18,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from hwreg.ceiling import ceiling_summary, read_syn_baseline
 from hwreg.data.datasets import Prepared, all_pairs
+from hwreg.data.synth import is_synthetic, oracle_ddf
+from hwreg.errors import UserError
 from hwreg.metrics import dice_per_label, folding_percent, tre
 from hwreg.model import RegNet
 from hwreg.warp import warp_labels
@@ -80,6 +83,7 @@ def evaluate_pairs(model: RegNet, subjects: Sequence[Prepared], label_ids: Seque
     was_training = model.training
     model.eval()
     before, after, seconds = [], [], 0.0
+    rows = []
     zero = np.zeros((3, *subjects[0].image.shape), dtype=np.float32)
     for f, m in tqdm(pairs, desc="evaluate", disable=not progress, leave=False):
         t0 = time.perf_counter()
@@ -87,9 +91,28 @@ def evaluate_pairs(model: RegNet, subjects: Sequence[Prepared], label_ids: Seque
         seconds += time.perf_counter() - t0
         before.append(pair_metrics(subjects[f], subjects[m], zero, label_ids))
         after.append(pair_metrics(subjects[f], subjects[m], ddf, label_ids))
+        rows.append({"pair": [subjects[f].id, subjects[m].id],
+                     "dice_before": before[-1]["dice_mean"], "dice_after": after[-1]["dice_mean"],
+                     "tre_after_mm": after[-1]["tre_mm"],
+                     "folding_percent": after[-1]["folding_percent"]})
     model.train(was_training)
     return {"pairs": len(pairs), "identity": _summary(before), "registered": _summary(after),
-            "seconds_per_pair": seconds / max(1, len(pairs))}
+            "seconds_per_pair": seconds / max(1, len(pairs)), "rows": rows}
+
+
+def oracle_rows(root: str | Path, subjects: Sequence[Prepared], label_ids: Sequence[int],
+                max_pairs: int | None = None, progress: bool = False) -> list[dict[str, Any]]:
+    """Per-pair metrics (:func:`pair_metrics`) of the TRUE DDF on the pairs that
+    :func:`evaluate_pairs` uses (synthetic data only: :func:`hwreg.data.synth.oracle_ddf`)."""
+    if not is_synthetic(root):
+        raise UserError(f"{root}: the oracle needs synthetic data ('hwreg data prepare')")
+    rows = []
+    for f, m in tqdm(all_pairs(len(subjects))[: max_pairs or None], desc="oracle",
+                     disable=not progress, leave=False):
+        fs, ms = subjects[f], subjects[m]
+        ddf = oracle_ddf(root, fs.id, fs.grid, ms.id, ms.grid)
+        rows.append({"pair": [fs.id, ms.id], **pair_metrics(fs, ms, ddf, label_ids)})
+    return rows
 
 
 def metrics_markdown(result: dict[str, Any], title: str) -> str:
@@ -100,6 +123,15 @@ def metrics_markdown(result: dict[str, Any], title: str) -> str:
     for name, s in (("identity (before)", ident), ("registered (after)", reg)):
         lines.append(f"| {name} | {s['dice_mean']:.3f} ± {s['dice_sd']:.3f} | "
                      f"{s['tre_mm']:.2f} ± {s['tre_sd']:.2f} | {s['folding_percent']:.3f} |")
+    ceiling = result.get("ceiling", {})
+    if "oracle_dice" in ceiling:
+        lines += ["", f"Oracle (true DDF) Dice: {ceiling['oracle_dice']:.3f}; the model recovers "
+                  f"{100 * ceiling['fraction_of_oracle_gain']:.1f} % of the oracle's gain."]
+    if "syn" in ceiling:
+        syn = ceiling["syn"]
+        lines += ["", f"ANTs SyN on {syn['pairs']} of these pairs: Dice {syn['syn_dice']:.3f}, "
+                  f"gain {syn['syn_gain']:+.3f} vs the model's {syn['model_gain']:+.3f} "
+                  f"({100 * syn['fraction_of_syn_gain']:.1f} % of SyN's gain)."]
     lines += ["", "| label id | Dice before | Dice after |", "|---|---|---|"]
     for lid, after in reg["dice_per_label"].items():
         lines.append(f"| {lid} | {ident['dice_per_label'].get(lid, float('nan')):.3f} | "
@@ -109,9 +141,14 @@ def metrics_markdown(result: dict[str, Any], title: str) -> str:
 
 def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
                    max_pairs: int | None = None, device: str = "auto",
-                   progress: bool = False) -> dict[str, Any]:
+                   progress: bool = False, baseline: Path | None = None,
+                   oracle: bool = True) -> dict[str, Any]:
     """Evaluate a model (name or path) on the held-out subjects of its own dataset split and
-    write ``out/metrics.json`` and ``out/metrics.md``; returns the result."""
+    write ``out/metrics.json`` and ``out/metrics.md``; returns the result.
+
+    On synthetic data (``hwreg data prepare``) and with ``oracle``, the true DDF's Dice (the
+    ceiling) is computed on the same pairs and the model's gain reported as a fraction of the
+    oracle's; with ``baseline`` (a SyN results file), as a fraction of SyN's gain too."""
     from hwreg.checkpoint import load_model
     from hwreg.config import require_data_root
     from hwreg.data.datasets import find_subjects, prepare_subject, split
@@ -125,6 +162,11 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
     result = evaluate_pairs(model.to(torch_device), subjects, cfg.data.resolved_label_ids(),
                             max_pairs, torch_device, progress=progress)
     result["model"] = str(ref)
+    syn = read_syn_baseline(baseline) if baseline is not None else None
+    oracle_result = (oracle_rows(cfg.data.root, subjects, cfg.data.resolved_label_ids(),
+                                 max_pairs, progress)
+                     if oracle and is_synthetic(cfg.data.root) else None)
+    result["ceiling"] = ceiling_summary(result, oracle_result, syn)
     write_metrics(result, out, f"Evaluation of {ref} ({cfg.model.name})")
     return result
 

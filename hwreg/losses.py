@@ -12,6 +12,7 @@ tensors; DDFs are ``(B, 3, D, H, W)`` in voxels (:mod:`hwreg.warp`).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,14 @@ import torch
 from torch.nn import functional
 
 from hwreg.warp import warp_image
+
+
+class ImageSimilarity(enum.StrEnum):
+    """Optional image term (label Dice stays the main, label-driven loss)."""
+
+    none = "none"  #: labels only (label-reg)
+    lncc = "lncc"  #: 1 - local normalised cross-correlation (robust to intensity changes)
+    mse = "mse"  #: mean squared intensity difference
 
 
 class Regulariser(enum.StrEnum):
@@ -42,6 +51,12 @@ class LossConfig:
     #: Smooth large scales on a downsampled label (sigma >= 4: average-pool by sigma/2, then a
     #: Gaussian of 2 voxels): ~10x cheaper on CPU; false = every scale at full resolution.
     pyramid: bool = True
+    #: Optional image similarity between the fixed and the warped moving image.
+    image: ImageSimilarity = ImageSimilarity.none
+    #: Weight of the image term.
+    image_weight: float = 0.0
+    #: LNCC window (voxels, odd).
+    lncc_window: int = 5
 
 
 def gaussian_kernel(sigma: float, max_radius: int) -> torch.Tensor:
@@ -58,38 +73,36 @@ def gaussian_smooth(volume: torch.Tensor, sigma: float) -> torch.Tensor:
     return gaussian_smooth_multi(volume, [sigma])[0]
 
 
-def gaussian_smooth_multi(volume: torch.Tensor, sigmas: Sequence[float]) -> list[torch.Tensor]:
-    """:func:`gaussian_smooth` at several scales, computed with one FFT of the padded volume.
+@functools.lru_cache(maxsize=64)
+def smoothing_matrix(n: int, sigma: float) -> torch.Tensor:
+    """``(n, n)`` matrix ``M`` with ``M @ x`` = the zero-padded convolution of a length-``n``
+    signal with :func:`gaussian_kernel` (``sigma`` voxels, truncated at 3 sigma and ``n - 1``)."""
+    kernel = gaussian_kernel(sigma, max_radius=n - 1)
+    r = kernel.numel() // 2
+    idx = torch.arange(n)
+    offset = idx[None, :] - idx[:, None]  # offset[j, i] = i - j: out[j] = sum_i k[i - j] x[i]
+    taps = kernel[(offset + r).clamp(0, 2 * r)]
+    return torch.where(offset.abs() <= r, taps, torch.zeros(()))
 
-    Each axis is zero-padded by the largest kernel radius, so the circular FFT convolution equals
-    the zero-padded linear convolution with the truncated, normalised discrete kernel.
+
+def gaussian_smooth_multi(volume: torch.Tensor, sigmas: Sequence[float]) -> list[torch.Tensor]:
+    """:func:`gaussian_smooth` at several scales: separable, one banded matrix product per axis.
+
+    Equals the zero-padded linear convolution with the truncated, normalised discrete kernel
+    (a banded matrix product is 3-4x faster than an FFT on CPU at these sizes, backward too).
     """
-    shape = volume.shape[2:]
-    radius = max((min(math.ceil(3 * s), n - 1) for s in sigmas if s > 0 for n in shape),
-                 default=0)
-    if radius == 0:
-        return [volume for _ in sigmas]
-    padded = [n + radius for n in shape]
-    spectrum = torch.fft.rfftn(volume, s=padded, dim=(2, 3, 4))
     out = []
     for sigma in sigmas:
         if sigma <= 0:
             out.append(volume)
             continue
-        transfer = None
-        for axis, (n, n_pad) in enumerate(zip(shape, padded, strict=True)):
-            kernel = gaussian_kernel(sigma, max_radius=n - 1).to(volume.device, volume.dtype)
-            r = kernel.numel() // 2
-            wrapped = torch.zeros(n_pad, dtype=volume.dtype, device=volume.device)
-            wrapped[:r + 1] = kernel[r:]  # offsets 0..r
-            wrapped[n_pad - r:] = kernel[:r]  # offsets -r..-1 wrap to the end
-            spec = torch.fft.rfft(wrapped) if axis == 2 else torch.fft.fft(wrapped)
-            view = [1, 1, 1]
-            view[axis] = -1
-            spec = spec.view(view)
-            transfer = spec if transfer is None else transfer * spec
-        smoothed = torch.fft.irfftn(spectrum * transfer, s=padded, dim=(2, 3, 4))
-        out.append(smoothed[:, :, : shape[0], : shape[1], : shape[2]])
+        x = volume
+        for axis in range(3):
+            m = smoothing_matrix(int(volume.shape[2 + axis]), float(sigma))
+            m = m.to(volume.device, volume.dtype)
+            # move the axis last, multiply, move it back
+            x = torch.movedim(torch.movedim(x, 2 + axis, -1) @ m.T, -1, 2 + axis)
+        out.append(x)
     return out
 
 
@@ -153,15 +166,48 @@ def gradient_norm(ddf: torch.Tensor) -> torch.Tensor:
             + (ddf[:, :, :, :, 1:] - ddf[:, :, :, :, :-1]).pow(2).mean())
 
 
+def lncc(a: torch.Tensor, b: torch.Tensor, window: int = 5, eps: float = 1e-5) -> torch.Tensor:
+    """Mean local normalised cross-correlation of ``(B, 1, D, H, W)`` images over cubic windows
+    of ``window`` voxels (squared, as VoxelMorph's NCC: in [0, 1], 1 = locally linear)."""
+    pad = window // 2
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return functional.avg_pool3d(x, window, stride=1, padding=pad, count_include_pad=False)
+
+    mu_a, mu_b = mean(a), mean(b)
+    cov = mean(a * b) - mu_a * mu_b
+    var_a = (mean(a * a) - mu_a**2).clamp_min(0)
+    var_b = (mean(b * b) - mu_b**2).clamp_min(0)
+    return (cov**2 / (var_a * var_b + eps)).mean()
+
+
+def image_loss(fixed: torch.Tensor, warped: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """The optional image term of ``cfg`` (0 for ``image: none``)."""
+    if cfg.image == ImageSimilarity.lncc:
+        return 1 - lncc(fixed, warped, cfg.lncc_window)
+    if cfg.image == ImageSimilarity.mse:
+        return (fixed - warped).pow(2).mean()
+    return fixed.new_zeros(())
+
+
 def registration_loss(ddf: torch.Tensor, fixed_label: torch.Tensor, moving_label: torch.Tensor,
-                      cfg: LossConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    """The training loss and its parts (``dice``, ``reg``) for logging.
+                      cfg: LossConfig, fixed_image: torch.Tensor | None = None,
+                      moving_image: torch.Tensor | None = None,
+                      ) -> tuple[torch.Tensor, dict[str, float]]:
+    """The training loss and its parts (``dice_loss``, ``reg``, ``image``) for logging.
 
     ``ddf``: (B, 3, D, H, W) voxels, fixed -> moving; labels: (B, L, D, H, W) in [0, 1], one
-    channel per sampled label.
+    channel per sampled label; images (B, 1, D, H, W), needed when ``cfg.image`` is not none.
     """
     warped = warp_image(moving_label, ddf)
     dice = multiscale_dice_loss(fixed_label, warped, cfg.dice_sigmas, cfg.pyramid)
     penalty = bending_energy(ddf) if cfg.regulariser == Regulariser.bending else gradient_norm(ddf)
     loss = dice + cfg.reg_weight * penalty
-    return loss, {"dice_loss": float(dice.detach()), "reg": float(penalty.detach())}
+    parts = {"dice_loss": float(dice.detach()), "reg": float(penalty.detach())}
+    if cfg.image != ImageSimilarity.none and cfg.image_weight > 0:
+        if fixed_image is None or moving_image is None:
+            raise ValueError(f"loss.image {cfg.image.value} needs the fixed and moving images")
+        term = image_loss(fixed_image, warp_image(moving_image, ddf), cfg)
+        loss = loss + cfg.image_weight * term
+        parts["image"] = float(term.detach())
+    return loss, parts

@@ -38,7 +38,7 @@ from brevitas.quant import (
 from torch import nn
 
 from hwreg.errors import ConfigError
-from hwreg.warp import upsample_ddf
+from hwreg.warp import upsample_ddf, warp_image
 
 BIT_WIDTHS = (2, 3, 4, 6, 8)
 
@@ -80,6 +80,10 @@ class ModelConfig:
     head_level: int = 0
     #: Per-layer weight-bit overrides by layer name (e.g. ``{"enc1": 8}``), quantized only.
     overrides: dict[str, int] = field(default_factory=dict)
+    #: Passes of the same network (a cascade): after each pass the host warps the moving image
+    #: by the DDF so far and the next pass predicts the remaining displacement; the DDFs are
+    #: composed. Costs ``cascade`` accelerator passes per pair (throughput / cascade).
+    cascade: int = 1
 
     @property
     def quantized(self) -> bool:
@@ -106,6 +110,8 @@ class ModelConfig:
         channels = self.resolved_channels()
         if len(channels) < 2 or min(channels) < 1:
             raise ConfigError(f"model.channels: need >= 2 positive levels, got {list(channels)}")
+        if not 1 <= self.cascade <= 8:
+            raise ConfigError(f"model.cascade: expected 1..8 passes, got {self.cascade}")
         if self.head_level not in (0, 1):
             raise ConfigError(f"model.head_level: expected 0 or 1, got {self.head_level}")
         for name, bits in self.overrides.items():
@@ -215,9 +221,19 @@ class RegNet(nn.Module):
         if fixed.shape != moving.shape or any(s % div for s in shape):
             raise ValueError(f"fixed {tuple(fixed.shape)} and moving {tuple(moving.shape)} must "
                              f"match and each spatial axis be a multiple of {div}")
+        ddf = self.single_pass(fixed, moving)
+        for _ in range(self.cfg.cascade - 1):
+            # host: warp the moving image by the DDF so far; the next pass finds the rest:
+            # total(p) = step(p) + ddf(p + step(p))
+            step = self.single_pass(fixed, warp_image(moving, ddf))
+            ddf = step + warp_image(ddf, step)
+        return ddf
+
+    def single_pass(self, fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
+        """One accelerator pass plus the host epilogue: ``(B, 1, D, H, W)`` images -> DDF."""
         ddf = self.core(torch.cat([fixed, moving], dim=1))  # (B, 2, ...) channel 0 fixed
         if self.cfg.head_level:
-            ddf = upsample_ddf(ddf, shape)
+            ddf = upsample_ddf(ddf, tuple(fixed.shape[2:]))
         return ddf
 
 

@@ -26,7 +26,8 @@ import yaml
 from tqdm import tqdm
 
 from hwreg.checkpoint import FORMAT, atomic_save, init_weights_from, read_model_file
-from hwreg.config import to_dict
+from hwreg.config import PairSource, to_dict
+from hwreg.data.atlas_pairs import AtlasPairs
 from hwreg.data.datasets import Prepared, find_subjects, prepare_subject, sample_batches, split
 from hwreg.errors import UserError
 from hwreg.evaluate import evaluate_pairs
@@ -118,7 +119,11 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
             torch.set_rng_state(resume["torch_rng"])
     train_set, test_set = prepare_split(cfg, progress)
     label_ids = cfg.data.resolved_label_ids()
-    batches = sample_batches(train_set, tc.batch_size, rng, tc.labels_per_pair)
+    if cfg.data.source == PairSource.atlas:
+        batches = AtlasPairs(cfg.data.grid_shape, cfg.data.grid_spacing, label_ids,
+                             cfg.data.atlas).batches(tc.batch_size, rng, tc.labels_per_pair)
+    else:
+        batches = sample_batches(train_set, tc.batch_size, rng, tc.labels_per_pair)
 
     def metrics() -> dict[str, Any]:
         return {"history": history, "final": history[-1] if history else None,
@@ -158,7 +163,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                         (batch.fixed_image, batch.moving_image, batch.fixed_label,
                          batch.moving_label))
         ddf = model(f, m)
-        loss, parts = registration_loss(ddf, fl, ml, cfg.loss)
+        loss, parts = registration_loss(ddf, fl, ml, cfg.loss, f, m)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

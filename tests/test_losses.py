@@ -29,7 +29,7 @@ def test_loss_is_zero_for_identical_labels_and_identity() -> None:
     assert abs(float(loss)) < 1e-6 and parts["reg"] == 0.0
 
 
-def test_fft_smoothing_equals_spatial_convolution() -> None:
+def test_matrix_smoothing_equals_spatial_convolution() -> None:
     vol = torch.rand(2, 3, 9, 12, 7, dtype=torch.float64)
     for sigma in (1.0, 2.0, 4.0, 16.0):
         ref = vol

@@ -89,20 +89,78 @@ def _rotation(angles_rad: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
+@dataclass(frozen=True)
+class SubjectTransform:
+    """A synthetic subject's map from its own world space to the atlas's (mm):
+    ``T(x) = lin (x - centre) + centre + shift + disp(x)``, ``disp`` given at the voxels of
+    ``grid`` (trilinear in between, nearest value beyond)."""
+
+    lin: np.ndarray  # (3, 3)
+    centre: np.ndarray  # (3, 1)
+    shift: np.ndarray  # (3, 1)
+    disp: np.ndarray  # (3, X, Y, Z) mm on ``grid``
+    grid: Grid
+
+    def displacement(self, world: np.ndarray) -> np.ndarray:
+        """``disp`` at world points ``(3, N)`` -> ``(3, N)``."""
+        inv = np.linalg.inv(self.grid.affine)
+        vox = inv[:3, :3] @ world + inv[:3, 3:4]
+        return np.stack([ndimage.map_coordinates(self.disp[k], vox, order=1, mode="nearest",
+                                                 prefilter=False) for k in range(3)])
+
+    def apply_at_voxels(self, world: np.ndarray) -> np.ndarray:
+        """``T`` at the grid's own voxel centres ``world`` ``(3, N)`` (exact, no interpolation)."""
+        return self.lin @ (world - self.centre) + self.centre + self.shift + \
+            self.disp.reshape(3, -1)
+
+    def apply(self, world: np.ndarray) -> np.ndarray:
+        """``T`` at any world points ``(3, N)``."""
+        return self.lin @ (world - self.centre) + self.centre + self.shift + \
+            self.displacement(world)
+
+    def inverse(self, atlas: np.ndarray, iterations: int = 30) -> np.ndarray:
+        """World points ``y`` with ``T(y) = atlas`` ``(3, N)``, by fixed-point iteration (the
+        displacement is smooth and small, so it converges)."""
+        lin_inv = np.linalg.inv(self.lin)
+        base = atlas - self.centre - self.shift
+        y = lin_inv @ base + self.centre
+        for _ in range(iterations):
+            y = lin_inv @ (base - self.displacement(y)) + self.centre
+        return y
+
+
+def _draw_transform(rng: np.random.Generator, grid: Grid, params: SynthParams
+                    ) -> SubjectTransform:
+    spacing = grid.spacing[0]
+    centre = grid.world_coords().reshape(3, -1).mean(axis=1, keepdims=True)
+    rot = _rotation(np.deg2rad(rng.normal(0, params.rotation_deg, 3)))
+    lin = rot @ np.diag(np.exp(rng.normal(0, params.scale, 3)))
+    shift = rng.normal(0, params.translation_mm, (3, 1))
+    disp = _smooth_field(rng, grid.shape, spacing, params.control_spacing_mm, params.warp_mm, 3)
+    return SubjectTransform(lin, centre, shift, disp, grid)
+
+
+def subject_transform(root: str | Path, index: int) -> SubjectTransform:
+    """The true transform of subject ``index`` (0-based; folder ``IBSR_{index+1:02d}``) of a
+    dataset written by :func:`prepare_default` into ``root`` (read from its manifest)."""
+    manifest = Path(root) / "hwreg_dataset.json"
+    info = json.loads(manifest.read_text())
+    params = SynthParams(**info["params"])
+    image = Path(root) / f"IBSR_{index + 1:02d}" / f"IBSR_{index + 1:02d}_ana_strip.nii.gz"
+    import nibabel as nib
+
+    grid = Grid(tuple(info["shape"]), nib.load(str(image)).affine.astype(np.float64))
+    return _draw_transform(np.random.default_rng([info["seed"], index]), grid, params)
+
+
 def synth_subject(image: Volume, labels: Volume, out_grid: Grid, seed: int, index: int,
                   params: SynthParams = SynthParams()) -> tuple[np.ndarray, np.ndarray]:
     """One synthetic subject on ``out_grid``: (image float32 (X, Y, Z) >= 0, labels int32)."""
     rng = np.random.default_rng([seed, index])
     spacing = out_grid.spacing[0]
     world = out_grid.world_coords().reshape(3, -1)  # (3, N) mm
-    centre = world.mean(axis=1, keepdims=True)
-    rot = _rotation(np.deg2rad(rng.normal(0, params.rotation_deg, 3)))
-    lin = rot @ np.diag(np.exp(rng.normal(0, params.scale, 3)))
-    shift = rng.normal(0, params.translation_mm, (3, 1))
-    disp = _smooth_field(rng, out_grid.shape, spacing, params.control_spacing_mm,
-                         params.warp_mm, 3).reshape(3, -1)
-    # subject world point x samples the atlas at  L (x - c) + c + t + u(x)
-    src_world = lin @ (world - centre) + centre + shift + disp
+    transform = _draw_transform(rng, out_grid, params)
+    src_world = transform.apply_at_voxels(world)
     src_vox = np.linalg.solve(labels.affine, np.vstack([src_world, np.ones_like(src_world[:1])]))
     coords = src_vox[:3].reshape(3, *out_grid.shape)
     lab = ndimage.map_coordinates(labels.data, coords, order=0, mode="constant", cval=0)
@@ -161,3 +219,31 @@ def prepare_default(out: str | Path, subjects: int = 18, seed: int = 0, spacing:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folders
+
+
+def subject_index(subject_id: str) -> int:
+    """0-based index of a default-data subject id ``IBSR_XX``."""
+    try:
+        return int(subject_id.rsplit("_", 1)[1]) - 1
+    except (IndexError, ValueError):
+        raise UserError(f"{subject_id}: not a synthetic subject id (IBSR_XX)") from None
+
+
+def is_synthetic(root: str | Path) -> bool:
+    """True for a dataset written by :func:`prepare_default` (its true transforms are known)."""
+    return (Path(root) / "hwreg_dataset.json").exists()
+
+
+def oracle_ddf(root: str | Path, fixed_id: str, fixed_grid: Grid, moving_id: str,
+               moving_grid: Grid) -> np.ndarray:
+    """The true fixed -> moving DDF ``(3, D, H, W)`` between two synthetic subjects, in voxels of
+    their model grids (index space, as every DDF of :mod:`hwreg.warp`): a fixed model-grid voxel
+    ``p`` at world ``x`` corresponds to the moving world point ``T_m^-1(T_f(x))``."""
+    t_f = subject_transform(root, subject_index(fixed_id))
+    t_m = subject_transform(root, subject_index(moving_id))
+    world = fixed_grid.world_coords().reshape(3, -1)
+    y = t_m.inverse(t_f.apply(world))
+    inv = np.linalg.inv(moving_grid.affine)
+    q = inv[:3, :3] @ y + inv[:3, 3:4]
+    p = np.indices(fixed_grid.shape, dtype=np.float64).reshape(3, -1)
+    return (q - p).reshape(3, *fixed_grid.shape).astype(np.float32)

@@ -1,0 +1,184 @@
+"""Training pairs synthesised on the fly from the embedded atlas (unlimited subjects).
+
+Instead of drawing (fixed, moving) pairs from a fixed set of prepared subjects, every training
+pair is made fresh: the T1 template and its IBSR label atlas (1 mm, :func:`load_atlas`) are each
+pushed through two independent random transforms and sampled onto the model grid exactly the way
+inference resamples a NIfTI image (:func:`hwreg.data.datasets.to_model_grid`: trilinear point
+sampling of the native image at the model grid's voxel centres, labels nearest neighbour, the
+grid centred on the intensity centre of mass). A random transform is
+
+    model-grid world point p  ->  atlas world point  A (p - c) + c + t + u(p)
+
+with ``A`` a small random rotation and anisotropic scaling, ``t`` a small translation (what is
+left after each image's grid is centred on its centre of mass) and ``u`` a smooth random
+displacement: Gaussian values on a control lattice whose spacing is drawn per subject from
+``control_mm`` (coarse and fine warps alike), trilinearly upsampled and Gaussian-smoothed, scaled
+by a random magnitude in ``[0, warp_mm]``. Each image then gets its own intensity
+augmentation (smooth multiplicative bias field, gamma, contrast offset, noise, optional blur), so
+the network learns to compare anatomy, not intensities, and meets a brain from another scanner
+with less surprise. Labels follow the geometry only.
+
+Everything is drawn from one ``numpy.random.Generator`` (the training loop checkpoints its
+state), so a resumed run sees the same pairs as an uninterrupted one. Tensors are made with torch
+(``grid_sample`` on the 1 mm volumes): a batch of 4 pairs on 48x64x48 takes ~0.1 s on one core.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.nn import functional
+
+from hwreg.config import AtlasPairsConfig
+from hwreg.data.datasets import Batch
+from hwreg.data.grid import centre_of, model_grid, remap_labels
+from hwreg.data.synth import load_atlas
+
+
+def _gauss1d(sigma: float) -> torch.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def smooth3d(vol: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (``sigma`` voxels, replicate padding) of ``(B, C, D, H, W)``."""
+    if sigma <= 0:
+        return vol
+    k = _gauss1d(sigma).to(vol.dtype)
+    r = k.numel() // 2
+    b, c = vol.shape[:2]
+    x = vol.reshape(b * c, 1, *vol.shape[2:])
+    for axis in range(3):
+        shape = [1, 1, 1, 1, 1]
+        shape[2 + axis] = k.numel()
+        pad = [0, 0, 0, 0, 0, 0]
+        pad[2 * (2 - axis)] = pad[2 * (2 - axis) + 1] = r  # F.pad lists the last axis first
+        x = functional.conv3d(functional.pad(x, pad, mode="replicate"), k.view(shape))
+    return x.reshape(vol.shape)
+
+
+def _rotation(angles: np.ndarray) -> np.ndarray:
+    a, b, c = angles
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
+    return rz @ ry @ rx
+
+
+def smooth_field(rng: np.random.Generator, shape: Sequence[int], spacing: float,
+                 control_mm: float, sd: float, channels: int) -> torch.Tensor:
+    """A smooth random field ``(channels, *shape)``: N(0, sd) on a lattice ``control_mm`` apart,
+    trilinearly upsampled and Gaussian-smoothed by a quarter of the lattice spacing (on a grid
+    of half the resolution, then trilinearly upsampled: 8x cheaper, same smoothness)."""
+    ctrl = [max(2, round(n * spacing / control_mm) + 1) for n in shape]
+    coarse = torch.from_numpy(rng.normal(0.0, sd, size=(1, channels, *ctrl)).astype(np.float32))
+    half = tuple(max(2, (n + 1) // 2) for n in shape)
+    mid = functional.interpolate(coarse, size=half, mode="trilinear", align_corners=True)
+    mid = smooth3d(mid, control_mm / (2 * spacing) / 4)
+    fine = functional.interpolate(mid, size=tuple(shape), mode="trilinear", align_corners=True)
+    return fine[0]
+
+
+class AtlasPairs:
+    """Endless training batches of freshly synthesised pairs (module docstring).
+
+    ``grid_shape``/``grid_spacing``: the model grid; ``label_ids``: the ids kept (remapped to
+    1..K as :func:`hwreg.data.grid.remap_labels`).
+    """
+
+    def __init__(self, grid_shape: Sequence[int], grid_spacing: float,
+                 label_ids: Sequence[int], cfg: AtlasPairsConfig | None = None) -> None:
+        self.cfg = cfg or AtlasPairsConfig()
+        image, labels = load_atlas()
+        self.shape = tuple(int(s) for s in grid_shape)
+        self.spacing = float(grid_spacing)
+        self.grid = model_grid(self.shape, self.spacing, centre_of(image))
+        self.src_shape = image.shape
+        self.atlas_inv = np.linalg.inv(labels.affine)
+        top = float(np.percentile(image.data[image.data > 0], 99.5))
+        self.image = torch.from_numpy(np.clip(image.data / top, 0, None).astype(np.float32))
+        lab = remap_labels(labels.data, tuple(label_ids)).astype(np.float32)
+        self.labels = torch.from_numpy(lab)
+        self.n_labels = len(label_ids)
+        world = self.grid.world_coords().reshape(3, -1)
+        self.world = world
+        self.centre = world.mean(axis=1, keepdims=True)
+
+    def _coords(self, rng: np.random.Generator) -> torch.Tensor:
+        """grid_sample coordinates ``(1, D, H, W, 3)`` of one random subject transform."""
+        c = self.cfg
+        lin = _rotation(np.deg2rad(rng.normal(0, c.rotation_deg, 3)))
+        lin = lin @ np.diag(np.exp(rng.normal(0, c.scale, 3)))
+        shift = rng.normal(0, c.translation_mm, (3, 1))
+        control = float(rng.choice(c.control_mm))
+        magnitude = float(rng.uniform(0, c.warp_mm))
+        disp = smooth_field(rng, self.shape, self.spacing, control, magnitude, 3)
+        src = lin @ (self.world - self.centre) + self.centre + shift + disp.reshape(3, -1).numpy()
+        vox = self.atlas_inv[:3, :3] @ src + self.atlas_inv[:3, 3:4]  # (3, N) atlas voxels
+        norm = [vox[k] * (2.0 / (n - 1)) - 1.0 for k, n in enumerate(self.src_shape)]
+        # grid_sample wants the last dim in (W, H, D) order: reverse the axes
+        grid = np.stack(norm[::-1], axis=-1).reshape(1, *self.shape, 3)
+        return torch.from_numpy(grid.astype(np.float32))
+
+    def _intensity(self, img: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Augment and normalise one model-grid image ``(D, H, W)`` -> [0, 1]."""
+        c = self.cfg
+        mask = img > 0
+        bias = smooth_field(rng, self.shape, self.spacing, 48.0, c.bias, 1)[0]
+        out = img.clamp_min(0) ** float(np.exp(rng.normal(0, c.gamma))) * torch.exp(bias)
+        if rng.random() < c.blur:
+            out = smooth3d(out[None, None], float(rng.uniform(0.3, 0.8)))[0, 0]
+        noise = float(rng.uniform(0, c.noise))
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        out = out + noise * torch.randn(out.shape, generator=gen) * mask
+        out = out.clamp_min(0)
+        nonzero = out[out > 0]
+        if nonzero.numel() == 0:
+            return out
+        top = torch.quantile(nonzero[:: max(1, nonzero.numel() // 100_000)], 0.995)
+        return (out / top).clamp(0, 1)
+
+    def subject(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random subject on the model grid: (image (D, H, W) un-normalised, labels
+        (D, H, W) float label indices 0..K)."""
+        grid = self._coords(rng)
+        img = functional.grid_sample(self.image[None, None], grid, mode="bilinear",
+                                     padding_mode="zeros", align_corners=True)[0, 0]
+        lab = functional.grid_sample(self.labels[None, None], grid, mode="nearest",
+                                     padding_mode="zeros", align_corners=True)[0, 0]
+        return img, lab
+
+    def batches(self, batch_size: int, rng: np.random.Generator,
+                labels_per_pair: int = 1) -> Iterator[Batch]:
+        """Endless :class:`Batch` es like :func:`hwreg.data.datasets.sample_batches`, with
+        ``labels_per_pair`` labels present in both images of each pair."""
+        while True:
+            fixed, moving, fl, ml, idx = [], [], [], [], []
+            for _ in range(batch_size):
+                (f_img, f_lab), (m_img, m_lab) = self.subject(rng), self.subject(rng)
+                if rng.random() < self.cfg.same_intensity:
+                    state = rng.bit_generator.state
+                    f_img = self._intensity(f_img, rng)
+                    rng.bit_generator.state = state
+                    m_img = self._intensity(m_img, rng)
+                else:
+                    f_img, m_img = self._intensity(f_img, rng), self._intensity(m_img, rng)
+                shared = sorted(set(torch.unique(f_lab).long().tolist())
+                                & set(torch.unique(m_lab).long().tolist()) - {0})
+                labs = rng.choice(shared, size=labels_per_pair,
+                                  replace=len(shared) < labels_per_pair)
+                fixed.append(f_img[None].numpy())
+                moving.append(m_img[None].numpy())
+                fl.append(np.stack([(f_lab == k).numpy() for k in labs]))
+                ml.append(np.stack([(m_lab == k).numpy() for k in labs]))
+                idx.append(labs)
+
+            def stack(arrays: list[np.ndarray]) -> np.ndarray:
+                return np.stack(arrays).astype(np.float32)  # (B, C, D, H, W)
+
+            yield Batch(stack(fixed), stack(moving), stack(fl), stack(ml), np.array(idx))

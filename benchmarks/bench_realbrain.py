@@ -130,7 +130,7 @@ def summarise(rows: list[dict], ants: list[dict] | None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
-    parser.add_argument("--models", nargs="+", default=["demo-float", "demo-w4a4"])
+    parser.add_argument("--models", nargs="*", default=["demo-float", "demo-w4a4"])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--pairs-dir", type=Path, default=Path("runs/realbrain-pairs"))
     parser.add_argument("--threads", type=int, default=2)

@@ -83,6 +83,18 @@ class AtlasPairsConfig:
     noise: float = 0.03
     #: Probability of a Gaussian blur (sd in [0.3, 0.8] voxel) of an image (scanner resolution).
     blur: float = 0.3
+    #: The pair's own anatomy: both images of a pair share one large random warp of the atlas
+    #: (and flips), so that no two pairs show the same brain and the network must compare the
+    #: two images instead of recognising the template. sd (degrees) of its rotation angles.
+    anatomy_rotation_deg: float = 6.0
+    #: sd of the shared warp's log-scales.
+    anatomy_scale: float = 0.08
+    #: Largest sd (mm) of the shared smooth displacement (drawn uniformly in [0, this]).
+    anatomy_warp_mm: float = 6.0
+    #: Control-point spacings (mm) of the shared displacement.
+    anatomy_control_mm: list[float] = field(default_factory=lambda: [24.0, 32.0, 48.0])
+    #: Probability of mirroring the pair's anatomy along each array axis (R-L, A-P, S-I).
+    flip: list[float] = field(default_factory=lambda: [0.5, 0.25, 0.25])
     #: Probability that both images of a pair get the same intensity augmentation.
     same_intensity: float = 0.3
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -84,6 +85,15 @@ def smooth_field(rng: np.random.Generator, shape: Sequence[int], spacing: float,
     return fine[0]
 
 
+@dataclass(frozen=True)
+class _Warp:
+    """``x -> lin (x - c) + c + shift + disp(x)``, ``disp`` (3, D, H, W) mm on the model grid."""
+
+    lin: np.ndarray
+    shift: np.ndarray
+    disp: torch.Tensor
+
+
 class AtlasPairs:
     """Endless training batches of freshly synthesised pairs (module docstring).
 
@@ -109,16 +119,47 @@ class AtlasPairs:
         self.world = world
         self.centre = world.mean(axis=1, keepdims=True)
 
-    def _coords(self, rng: np.random.Generator) -> torch.Tensor:
-        """grid_sample coordinates ``(1, D, H, W, 3)`` of one random subject transform."""
-        c = self.cfg
-        lin = _rotation(np.deg2rad(rng.normal(0, c.rotation_deg, 3)))
-        lin = lin @ np.diag(np.exp(rng.normal(0, c.scale, 3)))
-        shift = rng.normal(0, c.translation_mm, (3, 1))
-        control = float(rng.choice(c.control_mm))
-        magnitude = float(rng.uniform(0, c.warp_mm))
+    def _draw(self, rng: np.random.Generator, rotation_deg: float, scale: float,
+              translation_mm: float, control_mm: Sequence[float], warp_mm: float) -> _Warp:
+        lin = _rotation(np.deg2rad(rng.normal(0, rotation_deg, 3)))
+        lin = lin @ np.diag(np.exp(rng.normal(0, scale, 3)))
+        shift = rng.normal(0, translation_mm, (3, 1))
+        control = float(rng.choice(list(control_mm)))
+        magnitude = float(rng.uniform(0, warp_mm))
         disp = smooth_field(rng, self.shape, self.spacing, control, magnitude, 3)
-        src = lin @ (self.world - self.centre) + self.centre + shift + disp.reshape(3, -1).numpy()
+        return _Warp(lin, shift, disp)
+
+    def _apply(self, warp: _Warp, world: np.ndarray, at_grid: bool) -> np.ndarray:
+        """``lin (x - c) + c + shift + disp(x)`` at world points ``(3, N)``; ``disp`` is exact at
+        the model grid's voxels (``at_grid``), trilinear elsewhere (border values beyond)."""
+        if at_grid:
+            disp = warp.disp.reshape(3, -1).numpy()
+        else:
+            inv = np.linalg.inv(self.grid.affine)
+            vox = inv[:3, :3] @ world + inv[:3, 3:4]
+            norm = [vox[k] * (2.0 / (n - 1)) - 1.0 for k, n in enumerate(self.shape)]
+            grid = torch.from_numpy(np.stack(norm[::-1], axis=-1).astype(np.float32))
+            disp = functional.grid_sample(warp.disp[None], grid.view(1, 1, 1, -1, 3),
+                                          mode="bilinear", padding_mode="border",
+                                          align_corners=True).reshape(3, -1).numpy()
+        return warp.lin @ (world - self.centre) + self.centre + warp.shift + disp
+
+    def _anatomy(self, rng: np.random.Generator) -> tuple[_Warp, list[int]]:
+        """A new 'subject' shared by both images of a pair: a large warp and random flips."""
+        c = self.cfg
+        warp = self._draw(rng, c.anatomy_rotation_deg, c.anatomy_scale, 0.0,
+                          c.anatomy_control_mm, c.anatomy_warp_mm)
+        flips = [axis for axis, p in enumerate(c.flip) if rng.random() < p]
+        return warp, flips
+
+    def _coords(self, rng: np.random.Generator, anatomy: _Warp | None = None) -> torch.Tensor:
+        """grid_sample coordinates ``(1, D, H, W, 3)`` of one random image transform (composed
+        with the pair's shared ``anatomy`` warp, if any)."""
+        c = self.cfg
+        own = self._draw(rng, c.rotation_deg, c.scale, c.translation_mm, c.control_mm, c.warp_mm)
+        src = self._apply(own, self.world, at_grid=True)
+        if anatomy is not None:
+            src = self._apply(anatomy, src, at_grid=False)
         vox = self.atlas_inv[:3, :3] @ src + self.atlas_inv[:3, 3:4]  # (3, N) atlas voxels
         norm = [vox[k] * (2.0 / (n - 1)) - 1.0 for k, n in enumerate(self.src_shape)]
         # grid_sample wants the last dim in (W, H, D) order: reverse the axes
@@ -143,10 +184,11 @@ class AtlasPairs:
         top = torch.quantile(nonzero[:: max(1, nonzero.numel() // 100_000)], 0.995)
         return (out / top).clamp(0, 1)
 
-    def subject(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """One random subject on the model grid: (image (D, H, W) un-normalised, labels
+    def subject(self, rng: np.random.Generator, anatomy: _Warp | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random image on the model grid: (image (D, H, W) un-normalised, labels
         (D, H, W) float label indices 0..K)."""
-        grid = self._coords(rng)
+        grid = self._coords(rng, anatomy)
         img = functional.grid_sample(self.image[None, None], grid, mode="bilinear",
                                      padding_mode="zeros", align_corners=True)[0, 0]
         lab = functional.grid_sample(self.labels[None, None], grid, mode="nearest",
@@ -160,7 +202,12 @@ class AtlasPairs:
         while True:
             fixed, moving, fl, ml, idx = [], [], [], [], []
             for _ in range(batch_size):
-                (f_img, f_lab), (m_img, m_lab) = self.subject(rng), self.subject(rng)
+                anatomy, flips = self._anatomy(rng)
+                (f_img, f_lab), (m_img, m_lab) = (self.subject(rng, anatomy),
+                                                  self.subject(rng, anatomy))
+                if flips:  # the same flips for both images: a mirrored anatomy
+                    f_img, f_lab, m_img, m_lab = (torch.flip(t, flips)
+                                                  for t in (f_img, f_lab, m_img, m_lab))
                 if rng.random() < self.cfg.same_intensity:
                     state = rng.bit_generator.state
                     f_img = self._intensity(f_img, rng)

@@ -14,6 +14,7 @@ gamma, Gaussian noise). Everything is deterministic from ``(seed, subject index)
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
@@ -22,6 +23,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 from scipy import ndimage
 from tqdm import tqdm
@@ -125,7 +127,11 @@ class SubjectTransform:
         base = atlas - self.centre - self.shift
         y = lin_inv @ base + self.centre
         for _ in range(iterations):
-            y = lin_inv @ (base - self.displacement(y)) + self.centre
+            y_next = lin_inv @ (base - self.displacement(y)) + self.centre
+            change = float(np.abs(y_next - y).max())
+            y = y_next
+            if change < 1e-4:
+                break
         return y
 
 
@@ -140,15 +146,24 @@ def _draw_transform(rng: np.random.Generator, grid: Grid, params: SynthParams
     return SubjectTransform(lin, centre, shift, disp, grid)
 
 
+@functools.lru_cache(maxsize=32)
+def _cached_transform(root: str, index: int, stamp: float) -> SubjectTransform:
+    return _subject_transform(Path(root), index)
+
+
 def subject_transform(root: str | Path, index: int) -> SubjectTransform:
     """The true transform of subject ``index`` (0-based; folder ``IBSR_{index+1:02d}``) of a
-    dataset written by :func:`prepare_default` into ``root`` (read from its manifest)."""
+    dataset written by :func:`prepare_default` into ``root`` (read from its manifest; cached
+    per process while the manifest is unchanged)."""
+    manifest = Path(root) / "hwreg_dataset.json"
+    return _cached_transform(str(Path(root).resolve()), index, manifest.stat().st_mtime)
+
+
+def _subject_transform(root: Path, index: int) -> SubjectTransform:
     manifest = Path(root) / "hwreg_dataset.json"
     info = json.loads(manifest.read_text())
     params = SynthParams(**info["params"])
     image = Path(root) / f"IBSR_{index + 1:02d}" / f"IBSR_{index + 1:02d}_ana_strip.nii.gz"
-    import nibabel as nib
-
     grid = Grid(tuple(info["shape"]), nib.load(str(image)).affine.astype(np.float64))
     return _draw_transform(np.random.default_rng([info["seed"], index]), grid, params)
 

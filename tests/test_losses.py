@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.nn import functional
 
 from hwreg.losses import (
+    ImageSimilarity,
     LossConfig,
     Regulariser,
     bending_energy,
     gaussian_kernel,
     gaussian_smooth,
     gradient_norm,
+    lncc,
     registration_loss,
 )
 
@@ -65,3 +68,23 @@ def test_loss_falls_when_optimising_a_shift() -> None:
         opt.step()
     assert float(registration_loss(ddf, fixed, moving, cfg)[0]) < 0.5 * first
     assert float(ddf[0, :, 5, 5, 5].mean()) > 0.3  # moves towards +1 voxel on every axis
+
+
+def test_lncc_is_one_for_linear_intensity_changes_and_lower_otherwise() -> None:
+    torch.manual_seed(0)
+    a = torch.rand(1, 1, 10, 11, 9)
+    assert float(lncc(a, 3 * a + 0.5)) > 0.999
+    assert float(lncc(a, torch.rand(1, 1, 10, 11, 9))) < 0.2
+
+
+def test_image_term_is_added_with_its_weight() -> None:
+    label = _cube((12, 12, 12), 3, 8)
+    image = torch.rand(1, 1, 12, 12, 12)
+    ddf = torch.zeros(1, 3, 12, 12, 12)
+    plain, _ = registration_loss(ddf, label, label, LossConfig())
+    cfg = LossConfig(image=ImageSimilarity.mse, image_weight=2.0)
+    with_mse, parts = registration_loss(ddf, label, label, cfg, image, image + 0.1)
+    assert parts["image"] == pytest.approx(0.01, rel=1e-4)
+    assert float(with_mse - plain) == pytest.approx(0.02, rel=1e-4)
+    with pytest.raises(ValueError, match="needs the fixed and moving images"):
+        registration_loss(ddf, label, label, cfg)

@@ -7,6 +7,7 @@ import torch
 
 from hwreg.errors import ConfigError
 from hwreg.model import BIT_WIDTHS, ModelConfig, build_model
+from hwreg.warp import warp_image
 
 
 @pytest.fixture(params=[None, *BIT_WIDTHS], ids=lambda b: "float" if b is None else f"w{b}a{b}")
@@ -71,3 +72,23 @@ def test_grid_must_be_divisible() -> None:
     model = build_model(ModelConfig(preset="demo"))  # 3 levels: multiples of 4
     with pytest.raises(ValueError, match="multiple of 4"):
         model(torch.rand(1, 1, 8, 10, 8), torch.rand(1, 1, 8, 10, 8))
+
+
+def test_cascade_composes_passes() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(preset="tiny", head_level=1)
+    one = build_model(cfg)
+    two = build_model(ModelConfig(preset="tiny", head_level=1, cascade=2))
+    two.load_state_dict(one.state_dict())
+    fixed, moving = torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8)
+    with torch.no_grad():
+        first = one(fixed, moving)
+        step = one(fixed, warp_image(moving, first))
+        expected = step + warp_image(first, step)
+        assert torch.allclose(two(fixed, moving), expected, atol=1e-6)
+    # a network that predicts zero stays the identity however many passes
+    for p in two.head.parameters():
+        torch.nn.init.zeros_(p)
+    assert torch.count_nonzero(two(fixed, moving)) == 0
+    with pytest.raises(ConfigError, match="cascade"):
+        ModelConfig(cascade=0).validate()

@@ -24,11 +24,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from hwreg.evaluate import evaluate_model
 
     result = evaluate_model(args.model, args.out, data=args.data, max_pairs=args.pairs,
-                            device=args.device, progress=not args.quiet)
+                            device=args.device, progress=not args.quiet,
+                            baseline=args.baseline, oracle=not args.no_oracle)
     before, after = result["identity"], result["registered"]
     print(f"{result['pairs']} held-out pairs: Dice {before['dice_mean']:.3f} -> "
           f"{after['dice_mean']:.3f}, TRE {before['tre_mm']:.2f} -> {after['tre_mm']:.2f} mm, "
           f"folding {after['folding_percent']:.3f} %; written to {args.out}")
+    ceiling = result.get("ceiling", {})
+    if "oracle_dice" in ceiling:
+        print(f"oracle (true DDF) Dice {ceiling['oracle_dice']:.3f}: "
+              f"{100 * ceiling['fraction_of_oracle_gain']:.1f} % of the oracle's gain")
+    if "syn" in ceiling:
+        syn = ceiling["syn"]
+        print(f"ANTs SyN on {syn['pairs']} of these pairs: Dice {syn['syn_dice']:.3f}: "
+              f"{100 * syn['fraction_of_syn_gain']:.1f} % of SyN's gain")
     return 0
 
 
@@ -54,5 +63,10 @@ def add_commands(stages: Any) -> None:
     ev.add_argument("--out", required=True, type=Path, help="output folder (metrics.json/.md)")
     ev.add_argument("--pairs", type=int, default=None, help="at most this many pairs")
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    ev.add_argument("--baseline", type=Path, default=None,
+                    help="ANTs SyN results on the same pairs (benchmarks/results/register.json) "
+                         "to report the gain as a fraction of SyN's")
+    ev.add_argument("--no-oracle", action="store_true",
+                    help="skip the oracle (true-DDF) ceiling of synthetic data")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(handler=_evaluate)

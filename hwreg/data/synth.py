@@ -60,8 +60,10 @@ def default_data_files() -> tuple[Path, Path]:
     return atlas, template
 
 
+@functools.lru_cache(maxsize=1)
 def load_atlas() -> tuple[Volume, Volume]:
-    """(T1 template on the atlas grid, atlas labels), both RAS+, 1 mm."""
+    """(T1 template on the atlas grid, atlas labels), both RAS+, 1 mm (loaded once a process;
+    treat the arrays as read-only)."""
     atlas_path, template_path = default_data_files()
     labels = load_labels(atlas_path)
     template = load_image(template_path)
@@ -120,17 +122,20 @@ class SubjectTransform:
         return self.lin @ (world - self.centre) + self.centre + self.shift + \
             self.displacement(world)
 
-    def inverse(self, atlas: np.ndarray, iterations: int = 30) -> np.ndarray:
+    def inverse(self, atlas: np.ndarray, iterations: int = 100, tol: float = 1e-4) -> np.ndarray:
         """World points ``y`` with ``T(y) = atlas`` ``(3, N)``, by fixed-point iteration (the
-        displacement is smooth and small, so it converges)."""
+        displacement is smooth, so it converges; points stop once they move less than ``tol``
+        mm, at most ``iterations`` times)."""
         lin_inv = np.linalg.inv(self.lin)
         base = atlas - self.centre - self.shift
         y = lin_inv @ base + self.centre
+        active = np.arange(y.shape[1])
         for _ in range(iterations):
-            y_next = lin_inv @ (base - self.displacement(y)) + self.centre
-            change = float(np.abs(y_next - y).max())
-            y = y_next
-            if change < 1e-4:
+            y_next = lin_inv @ (base[:, active] - self.displacement(y[:, active])) + self.centre
+            moved = np.abs(y_next - y[:, active]).max(axis=0)
+            y[:, active] = y_next
+            active = active[moved >= tol]
+            if active.size == 0:
                 break
         return y
 

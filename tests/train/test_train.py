@@ -133,3 +133,33 @@ def test_evaluate_writes_metrics(ibsr_dataset: Callable[..., Path], tmp_path: Pa
     assert saved["registered"]["dice_mean"] == result["registered"]["dice_mean"]
     assert set(saved["identity"]["dice_per_label"]) == {"2", "41"}
     assert "| identity (before) |" in (tmp_path / "eval" / "metrics.md").read_text()
+
+
+def test_atlas_pairs_run_resumes_to_the_same_weights(ibsr_dataset: Callable[..., Path],
+                                                     tmp_path: Path) -> None:
+    from hwreg.config import PairSource
+    from hwreg.losses import ImageSimilarity
+
+    def config(steps: int) -> RunConfig:
+        cfg = tiny_run_config(ibsr_dataset(n=5), steps=steps)
+        cfg.data.source = PairSource.atlas
+        cfg.data.grid_spacing = 16.0  # the whole atlas on an 8x8x8 grid
+        cfg.loss.image, cfg.loss.image_weight = ImageSimilarity.lncc, 0.5
+        return cfg
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_3(_model: object, step: int) -> None:
+        if step == 3:  # after the step-2 checkpoint
+            raise Killed
+
+    whole = read_model_file(train(config(4), tmp_path / "whole", progress=False))
+    run = tmp_path / "resumed"
+    with pytest.raises(Killed):
+        train(config(4), run, progress=False, after_step=kill_at_3)
+    assert read_model_file(run / "checkpoint.pt")["step"] == 2
+    resumed = read_model_file(train(config(4), run, progress=False))
+    assert resumed["step"] == whole["step"] == 4
+    for key, value in whole["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key

@@ -18,7 +18,7 @@ from hwreg.evaluate import pair_metrics
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("synth") / "data"
-    prepare_default(root, subjects=3, seed=5, spacing=4.0, progress=False)
+    prepare_default(root, subjects=4, seed=5, spacing=4.0, progress=False)
     return root
 
 
@@ -60,7 +60,7 @@ def test_evaluate_reports_the_fraction_of_the_oracle_gain(dataset: Path, tmp_pat
     from hwreg.train import train
 
     cfg = RunConfig(data=DataConfig(root=dataset, grid_shape=(16, 16, 16), grid_spacing=8.0,
-                                    n_train=1, n_test=2, label_ids=[2, 41]),
+                                    n_train=2, n_test=2, label_ids=[2, 41]),
                     model=ModelConfig(preset="tiny"))
     cfg.train.steps, cfg.train.eval_pairs, cfg.train.device = 1, 2, "cpu"
     path = train(cfg, tmp_path / "run", progress=False)

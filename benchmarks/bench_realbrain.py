@@ -32,7 +32,7 @@ from scipy import ndimage
 from hwreg.data.nifti import load_labels
 from hwreg.data.realbrain import PairSpec, make_pairs
 from hwreg.metrics import dice_per_label
-from hwreg.register import register_files
+from hwreg.runtime.register import register_files
 
 _LPS = np.array([-1.0, -1.0, 1.0])
 

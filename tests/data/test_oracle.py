@@ -54,9 +54,9 @@ def test_oracle_beats_identity_and_self_pair_is_near_zero(dataset: Path) -> None
 
 
 def test_evaluate_reports_the_fraction_of_the_oracle_gain(dataset: Path, tmp_path: Path) -> None:
-    from hwreg.checkpoint import RunConfig
     from hwreg.evaluate import evaluate_model
     from hwreg.model import ModelConfig
+    from hwreg.run import RunConfig
     from hwreg.train import train
 
     cfg = RunConfig(data=DataConfig(root=dataset, grid_shape=(16, 16, 16), grid_spacing=8.0,

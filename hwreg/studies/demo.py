@@ -107,11 +107,16 @@ def _sweep(config: Path, out: Path, log: Callable[[str], None]) -> None:
     run_sweep(load_sweep_config(config), out, jobs=2, log=log)
 
 
+#: ANTs SyN on held-out default pairs (``make bench``): the demo's SyN baseline when present.
+SYN_BASELINE = Path("benchmarks/results/register.json")
+
+
 def _evaluate(model: str, data: Path, out: Path) -> None:
-    """``hwreg evaluate --model MODEL --data DATA --out OUT --quiet``."""
+    """``hwreg evaluate --model MODEL --data DATA --out OUT [--baseline SYN] --quiet``."""
     from hwreg.evaluate import evaluate_model
 
-    evaluate_model(model, out, data=data)
+    baseline = SYN_BASELINE if SYN_BASELINE.is_file() else None
+    evaluate_model(model, out, data=data, baseline=baseline)
 
 
 def _build(board: Board, out: Path) -> None:

@@ -21,6 +21,11 @@ from hwreg.studies.demo_layout import BOARDS, HW_MODEL, PRUNED, evaluated_models
 Block = tuple[str, Any]
 
 
+def _percent(value: float | None) -> str:
+    """A fraction as ``"12 %"`` (``"-"`` when absent)."""
+    return "-" if value is None or value != value else f"{100 * value:.0f} %"
+
+
 def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
@@ -118,15 +123,32 @@ def write_report(out: Path, data: Path, full: bool = False) -> Path:
             continue
         evals[label] = m
         ident, reg = m["identity"], m["registered"]
+        ceiling = m.get("ceiling", {})
+        syn = ceiling.get("syn", {})
         rows.append([label, m["pairs"], ident["dice_mean"], f"{reg['dice_mean']:.3f} ± "
                      f"{reg['dice_sd']:.3f}", ident["tre_mm"], reg["tre_mm"],
-                     reg["folding_percent"], reg["dice_mean"] - ident["dice_mean"]])
+                     reg["folding_percent"], reg["dice_mean"] - ident["dice_mean"],
+                     _percent(ceiling.get("fraction_of_oracle_gain")),
+                     _percent(syn.get("fraction_of_syn_gain"))])
         results["models"][label] = m["model"]
+    oracle = next((v["ceiling"]["oracle_dice"] for v in evals.values()
+                   if "oracle_dice" in v.get("ceiling", {})), None)
+    syn_note = next((v["ceiling"]["syn"] for v in evals.values()
+                     if "syn" in v.get("ceiling", {})), None)
+    note = ("The oracle warps each moving label map by the true fixed-to-moving map of the "
+            "synthetic data on the model grid" + (f" (Dice {oracle:.3f}): the ceiling of any DDF"
+                                                 " on this grid." if oracle else "."))
+    if syn_note:
+        note += (f" SyN: ANTs SyN on {syn_note['pairs']} of these pairs (Dice "
+                 f"{syn_note['syn_dice']:.3f}, from benchmarks/results/register.json, "
+                 "make bench); the fraction compares the gains on those pairs.")
     blocks += [("h2", "Registration accuracy on held-out pairs"),
                _table(["model", "pairs", "Dice before", "Dice after ± sd", "TRE before (mm)",
-                       "TRE after (mm)", "folding %", "Dice gain"], rows)]
+                       "TRE after (mm)", "folding %", "Dice gain", "of oracle gain",
+                       "of SyN gain"], rows), ("p", note)]
     results["accuracy"] = {k: {"dice_before": v["identity"]["dice_mean"],
                                "dice": v["registered"]["dice_mean"],
+                               "ceiling": v.get("ceiling", {}),
                                "tre_mm": v["registered"]["tre_mm"],
                                "folding_percent": v["registered"]["folding_percent"]}
                            for k, v in evals.items()}

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from hwreg.studies.sweep_plan import Point, SweepConfig
 
 COLUMNS = ("point", "stage", "bits", "target_sparsity", "sparsity", "dice_mean", "dice_sd",
-           "tre_mm", "folding_percent", "nonzero_weight_bits", "compression")
+           "dice_vs_float", "dice_vs_float_ci95", "tre_mm", "folding_percent",
+           "nonzero_weight_bits", "compression")
 #: FINN estimate columns (quantized points of a sweep with ``estimates: true``).
 HW_COLUMNS = ("LUT", "BRAM_18K", "DSP", "pairs_per_s")
 STAGES = ("trained", "pruned", "pruned + re-trained", "quantized")
@@ -32,7 +33,8 @@ def point_row(point: Point, folder: Path) -> dict[str, Any] | None:
     metrics = folder / "eval" / "metrics.json"
     if not metrics.exists() or not (folder / "model.pt").exists():
         return None
-    reg = json.loads(metrics.read_text())["registered"]
+    result = json.loads(metrics.read_text())
+    reg = result["registered"]
     report = sparsity_report(load_model(folder)[0])
     return {"point": point.name, "stage": point.stage or "",
             "bits": "float" if point.bits is None else point.bits,
@@ -40,7 +42,39 @@ def point_row(point: Point, folder: Path) -> dict[str, Any] | None:
             "dice_mean": round(reg["dice_mean"], 4), "dice_sd": round(reg["dice_sd"], 4),
             "tre_mm": round(reg["tre_mm"], 3), "folding_percent": round(reg["folding_percent"], 4),
             "nonzero_weight_bits": report["nonzero_bits"],
-            "compression": round(report["compression"], 2), **hardware_columns(folder)}
+            "compression": round(report["compression"], 2), **hardware_columns(folder),
+            "pair_dice": {tuple(r["pair"]): r["dice_after"] for r in result.get("rows", [])}}
+
+
+def paired_difference(values: dict[tuple, float], reference: dict[tuple, float]
+                      ) -> tuple[float, float, int]:
+    """Mean paired Dice difference ``values - reference`` over the pairs both have, the half
+    width of its 95 % confidence interval (Student t) and the number of pairs."""
+    from scipy import stats
+
+    diffs = [values[k] - reference[k] for k in values if k in reference]
+    n = len(diffs)
+    if n == 0:
+        return float("nan"), float("nan"), 0
+    mean = sum(diffs) / n
+    if n < 2:
+        return mean, float("nan"), n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    return mean, float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)), n
+
+
+def add_float_differences(rows: list[dict[str, Any]]) -> None:
+    """Fill ``dice_vs_float`` / ``dice_vs_float_ci95``: each point's paired Dice difference to
+    the dense float point on the same held-out pairs ("4-bit costs X +- Y Dice")."""
+    reference = next((r for r in rows if r["bits"] == "float" and r["target_sparsity"] == 0),
+                     None)
+    for r in rows:
+        if reference is None or r is reference:
+            r["dice_vs_float"], r["dice_vs_float_ci95"] = ("", "") if reference is None else (0, 0)
+            continue
+        mean, half, _ = paired_difference(r["pair_dice"], reference["pair_dice"])
+        r["dice_vs_float"] = round(mean, 4) if math.isfinite(mean) else ""
+        r["dice_vs_float_ci95"] = round(half, 4) if math.isfinite(half) else ""
 
 
 def hardware_columns(folder: Path) -> dict[str, Any]:
@@ -55,8 +89,11 @@ def hardware_columns(folder: Path) -> dict[str, Any]:
 
 def _md_row(r: dict[str, Any], first: str, hw: bool) -> str:
     extra = "".join(f" {r[k]} |" for k in HW_COLUMNS) if hw else ""
+    delta = (f"{r['dice_vs_float']:+.3f} ± {r['dice_vs_float_ci95']:.3f}"
+             if isinstance(r["dice_vs_float_ci95"], float) else "-")
     return (f"| {first} | {r['bits']} | {100 * r['target_sparsity']:g} % | "
             f"{100 * r['sparsity']:.1f} % | {r['dice_mean']:.3f} ± {r['dice_sd']:.3f} | "
+            f"{delta} | "
             f"{r['tre_mm']:.2f} | {r['folding_percent']:.3f} | {r['nonzero_weight_bits']} | "
             f"{r['compression']:.1f}x |" + extra)
 
@@ -66,12 +103,15 @@ def table_markdown(rows: list[dict[str, Any]], grid: set[str], pairs: int | None
     (LUT, BRAM_18K, DSP, pairs/s; dense hardware: FINN does not skip zero weights) when any
     point has them."""
     hw = any(r["LUT"] != "" for r in rows)
-    head = ["| {} | bits | target sparsity | sparsity | Dice mean ± sd | TRE (mm) | folding % "
-            "| non-zero weight bits | compression vs float32 |"
+    head = ["| {} | bits | target sparsity | sparsity | Dice mean ± sd | Dice vs float (95 % CI) "
+            "| TRE (mm) | folding % | non-zero weight bits | compression vs float32 |"
             + (" LUT | BRAM_18K | DSP | pairs/s |" if hw else ""),
-            "|---|---|---|---|---|---|---|---|---|" + ("---|" * 4 if hw else "")]
+            "|---|---|---|---|---|---|---|---|---|---|" + ("---|" * 4 if hw else "")]
     lines = ["# Accuracy per bit width x sparsity", "",
-             f"Every point evaluated on the same held-out pairs ({pairs or 'all'}).", "",
+             f"Every point evaluated on the same held-out pairs ({pairs or 'all'}). \"Dice vs "
+             "float\" is the mean paired difference to the dense float point on those pairs, "
+             "with the half width of its 95 % confidence interval (Student t over pairs): an "
+             "interval that excludes 0 is a measured cost or gain.", "",
              head[0].format("point"), head[1]]
     lines += [_md_row(r, r["point"], hw) for r in rows if r["point"] in grid]
     staged = {r["stage"]: r for r in rows if r["stage"]}
@@ -125,8 +165,9 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[str, Any]]:
     """Write ``table.csv``, ``table.md`` and the plots for the finished points; returns rows."""
     rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
+    add_float_differences(rows)
     with (out / "table.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, *HW_COLUMNS])
+        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, *HW_COLUMNS], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     grid = {p.name for p in points if p.grid}

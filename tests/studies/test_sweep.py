@@ -56,6 +56,11 @@ def test_tiny_sweep_writes_table_and_plots(ibsr_dataset: Callable[..., Path],
     assert float(by["float-s50"]["sparsity"]) == 0.5 and float(by["w4-s50"]["sparsity"]) >= 0.5
     assert float(by["float-s0"]["compression"]) == 1.0
     assert float(by["float-s50"]["compression"]) == 2.0
+    assert float(by["float-s0"]["dice_vs_float"]) == 0
+    delta, half = float(by["w4-s0"]["dice_vs_float"]), float(by["w4-s0"]["dice_vs_float_ci95"])
+    assert abs(delta - (float(by["w4-s0"]["dice_mean"]) - float(by["float-s0"]["dice_mean"]))) \
+        < 1e-3  # every point has the same pairs: the mean difference is the difference of means
+    assert half >= 0
     md = (out / "table.md").read_text()
     for stage in ("trained (float-s0)", "pruned (t1-pruned)",
                   "pruned + re-trained (float-s50)", "quantized (t1-quantized)"):
@@ -97,3 +102,18 @@ def test_shipped_sweep_configs(tmp_path: Path) -> None:
     assert full.sparsities == [0, 0.25, 0.5, 0.75]
     assert len(plan(full, tmp_path / "full")) == 6 * 4 + 2  # grid + t1-pruned, t1-quantized
     assert len(plan(demo, tmp_path / "demo")) == 4 * 2 + 2
+
+
+def test_paired_difference_and_its_interval() -> None:
+    from hwreg.studies.sweep_report import paired_difference
+
+    ref = {("a", "b"): 0.5, ("b", "a"): 0.6, ("a", "c"): 0.7}
+    same_shift = {k: v - 0.02 for k, v in ref.items()}
+    mean, half, n = paired_difference(same_shift, ref)
+    assert n == 3 and abs(mean + 0.02) < 1e-12 and half < 1e-9  # a constant cost: no spread
+    noisy = {("a", "b"): 0.45, ("b", "a"): 0.62, ("a", "c"): 0.66, ("x", "y"): 0.1}
+    mean, half, n = paired_difference(noisy, ref)
+    diffs = [-0.05, 0.02, -0.04]
+    sd = (sum((d - sum(diffs) / 3) ** 2 for d in diffs) / 2) ** 0.5
+    assert n == 3 and abs(mean - sum(diffs) / 3) < 1e-12
+    assert abs(half - 4.302652729911275 * sd / 3**0.5) < 1e-9  # t(0.975, 2) = 4.3027

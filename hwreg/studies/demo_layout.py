@@ -23,6 +23,7 @@ def evaluated_models(out: Path) -> dict[str, str]:
     """The models the demo evaluates, by report label: a shipped name or a run folder."""
     models = out / "models"
     return {"demo-float (shipped)": "demo-float", "demo-w4a4 (shipped)": "demo-w4a4",
+            "demo-w4a4-p50 (shipped)": "demo-w4a4-p50",
             "float (this demo)": str(models / "float"),
             "w4a4 (this demo)": str(models / "w4a4"),
             "w4a4 50% pruned (this demo)": str(models / PRUNED)}

@@ -115,11 +115,23 @@ def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:
         load_run_config(bad)
 
 
-@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4"])
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1"])
 def test_shipped_models_load_by_name(name: str) -> None:
     _, cfg, ckpt = load_model(name)
     assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
     assert cfg.model.name == name.split("-")[1]
+
+
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1"])
+def test_shipped_models_are_what_their_configs_say(name: str) -> None:
+    """Each shipped model records the steps that were run, and its config says them."""
+    _, cfg, ckpt = load_model(name)
+    config = Path(__file__).parents[2] / "configs" / f"{name.replace('-', '_')}.yaml"
+    expected = load_run_config(config)
+    assert ckpt["step"] == expected.train.steps == cfg.train.steps
+    got, want = to_dict(cfg), to_dict(expected)
+    got["data"].pop("root"), want["data"].pop("root")  # where the data lay on the machine
+    assert got == want
 
 
 def test_evaluate_writes_metrics(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:

@@ -26,7 +26,11 @@ def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None
     assert cfg["data"]["root"] == str((tmp_path / "data").resolve())
     full = plan(tmp_path / "full", tmp_path / "data", ROOT / "configs", full=True)
     full_cfg = yaml.safe_load((tmp_path / "full" / "configs" / "float.yaml").read_text())
-    assert full_cfg["train"]["steps"] == 1500 and len(full) == len(stages)
+    shipped = yaml.safe_load((ROOT / "configs" / "demo_float.yaml").read_text())
+    assert full_cfg["train"]["steps"] == shipped["train"]["steps"] and len(full) == len(stages)
+    # the demo's float run fine-tunes the shipped demo-float-v1 (it shows learning on a CPU)
+    float_cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "float.yaml").read_text())
+    assert float_cfg["train"]["init_from"] == "demo-float-v1"
     full_w4a4 = yaml.safe_load((tmp_path / "full" / "configs" / "w4a4.yaml").read_text())
     assert full_w4a4["train"]["init_from"].endswith("models/float/model.pt")
 
@@ -52,6 +56,7 @@ def test_report_from_stage_outputs(tmp_path: Path) -> None:
     report = write_report(out, tmp_path / "no-data")
     text = report.read_text()
     assert "| demo-w4a4 (shipped) | 2 | 0.300 | 0.400 ± 0.100 |" in text
+    assert "| 0.100 | - | - |" in text  # no oracle or SyN in that metrics.json: said as "-"
     assert "registration figure not drawn" in text  # no data folder: said, not hidden
     assert "| L4: every layer's RTL vs L3 | 12/12 layers exact |" in text
     assert "interval 220 cycles vs FINN's slowest layer 200 (+10.0 %)" in text

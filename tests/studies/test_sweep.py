@@ -88,7 +88,8 @@ def test_finn_estimate_columns(ibsr_dataset: Callable[..., Path], tmp_path: Path
     assert isinstance(hw["LUT"], int) and hw["LUT"] > 0 and hw["pairs_per_s"] > 0
     row = {"point": "w4-s0", "stage": "", "bits": 4, "target_sparsity": 0.0, "sparsity": 0.0,
            "dice_mean": 0.5, "dice_sd": 0.1, "tre_mm": 1.0, "folding_percent": 0.0,
-           "nonzero_weight_bits": 10, "compression": 3.2, **hw}
+           "nonzero_weight_bits": 10, "compression": 3.2, "dice_vs_float": "",
+           "dice_vs_float_ci95": "", **hw}
     md = table_markdown([row], {"w4-s0"}, 2)
     assert "| LUT | BRAM_18K | DSP | pairs/s |" in md
     assert f"| 3.2x | {hw['LUT']} | {hw['BRAM_18K']} | {hw['DSP']} | {hw['pairs_per_s']} |" in md

@@ -11,8 +11,8 @@ all integers in the ``(D*H*W, C)`` stream layout (:mod:`hwreg.compile.layout`) b
 - ``UpsampleNearest3D_hwreg`` for ``Resize``; ``Add`` of two integer streams for the skips.
 
 The graph input is the 8-bit input codes ``global_in`` (the host quantises,
-:func:`layout.prologue`); metadata ``META_*`` give the output scale, both grids and the map from
-QONNX activations to their integer tensors (read by emulation).
+:func:`hwreg.runtime.host.prologue`); metadata ``META_*`` give the output scale, both grids and
+the map from QONNX activations to their integer tensors (read by emulation).
 
 :class:`LowerToIntegerNDHWC` is a sequence of named passes, each a qonnx ``Transformation`` whose
 ``apply`` returns ``changed`` only when it changed the graph, and each keeping the graph

@@ -123,7 +123,7 @@ class ConvertInputQuantToCodes(Transformation):
     In: graph input ``x`` read only by ``q = Quant(x, scale 2**-8, 8 bits, unsigned)``.
     Out: graph input ``global_in`` (datatype ``UINT8``, same shape) and
     ``q = Mul(global_in, 2**-8)``. Exact: ``Quant(x) == Mul(round(clip(x * 256, 0, 255)), 2**-8)``
-    for every ``x``, i.e. the host prologue (:func:`hwreg.compile.layout.prologue`) computes the
+    for every ``x``, i.e. the host prologue (:func:`hwreg.runtime.host.prologue`) computes the
     new input. No change (``False``) once no ``Quant`` reads the input.
     """
 

@@ -36,7 +36,7 @@ from torch.nn import functional
 from hwreg.config import AtlasPairsConfig
 from hwreg.data.datasets import Batch
 from hwreg.data.grid import centre_of, model_grid, remap_labels
-from hwreg.data.synth import load_atlas
+from hwreg.data.synth import load_atlas, rotation_matrix
 
 
 def _gauss1d(sigma: float) -> torch.Tensor:
@@ -61,14 +61,6 @@ def smooth3d(vol: torch.Tensor, sigma: float) -> torch.Tensor:
         pad[2 * (2 - axis)] = pad[2 * (2 - axis) + 1] = r  # F.pad lists the last axis first
         x = functional.conv3d(functional.pad(x, pad, mode="replicate"), k.view(shape))
     return x.reshape(vol.shape)
-
-
-def _rotation(angles: np.ndarray) -> np.ndarray:
-    a, b, c = angles
-    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
-    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
-    rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return rz @ ry @ rx
 
 
 def smooth_field(rng: np.random.Generator, shape: Sequence[int], spacing: float,
@@ -121,7 +113,7 @@ class AtlasPairs:
 
     def _draw(self, rng: np.random.Generator, rotation_deg: float, scale: float,
               translation_mm: float, control_mm: Sequence[float], warp_mm: float) -> _Warp:
-        lin = _rotation(np.deg2rad(rng.normal(0, rotation_deg, 3)))
+        lin = rotation_matrix(np.deg2rad(rng.normal(0, rotation_deg, 3)))
         lin = lin @ np.diag(np.exp(rng.normal(0, scale, 3)))
         shift = rng.normal(0, translation_mm, (3, 1))
         control = float(rng.choice(list(control_mm)))

@@ -85,7 +85,8 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...], spacing_mm: 
     return out
 
 
-def _rotation(angles_rad: np.ndarray) -> np.ndarray:
+def rotation_matrix(angles_rad: np.ndarray) -> np.ndarray:
+    """Rotation about x, then y, then z by the three angles (radians), as a 3x3 matrix."""
     a, b, c = angles_rad
     rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
     ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
@@ -144,7 +145,7 @@ def _draw_transform(rng: np.random.Generator, grid: Grid, params: SynthParams
                     ) -> SubjectTransform:
     spacing = grid.spacing[0]
     centre = grid.world_coords().reshape(3, -1).mean(axis=1, keepdims=True)
-    rot = _rotation(np.deg2rad(rng.normal(0, params.rotation_deg, 3)))
+    rot = rotation_matrix(np.deg2rad(rng.normal(0, params.rotation_deg, 3)))
     lin = rot @ np.diag(np.exp(rng.normal(0, params.scale, 3)))
     shift = rng.normal(0, params.translation_mm, (3, 1))
     disp = _smooth_field(rng, grid.shape, spacing, params.control_spacing_mm, params.warp_mm, 3)

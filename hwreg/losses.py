@@ -1,11 +1,12 @@
 """Label-driven registration loss (after Hu et al. 2018, label-reg).
 
 ``loss = mean over scales s of (1 - Dice(G_s * fixed_label, G_s * warped_moving_label))
-         + weight * regulariser(ddf)``
+         + weight * regulariser(ddf) [+ image_weight * image_term(fixed, warped_moving)]``
 
 where ``G_s`` is a Gaussian filter of ``s`` voxels (``s = 0`` leaves the label as it is; the
 label-reg default scales are 0, 1, 2, 4, 8, 16) and the regulariser is the bending energy of the
-DDF (or, as an option, the squared gradient norm). Labels are soft/binary ``(B, 1, D, H, W)``
+DDF (or, as an option, the squared gradient norm). The optional image term (``1 - LNCC`` or MSE)
+is off by default: the product is label-driven. Labels are soft/binary ``(B, L, D, H, W)``
 tensors; DDFs are ``(B, 3, D, H, W)`` in voxels (:mod:`hwreg.warp`).
 """
 

@@ -1,26 +1,26 @@
 """Training pairs synthesised on the fly from the embedded atlas (unlimited subjects).
 
 Instead of drawing (fixed, moving) pairs from a fixed set of prepared subjects, every training
-pair is made fresh: the T1 template and its IBSR label atlas (1 mm, :func:`load_atlas`) are each
-pushed through two independent random transforms and sampled onto the model grid exactly the way
-inference resamples a NIfTI image (:func:`hwreg.data.datasets.to_model_grid`: trilinear point
-sampling of the native image at the model grid's voxel centres, labels nearest neighbour, the
-grid centred on the intensity centre of mass). A random transform is
+pair is made fresh from the T1 template and its IBSR label atlas (1 mm, :func:`load_atlas`):
 
-    model-grid world point p  ->  atlas world point  A (p - c) + c + t + u(p)
+1. the pair's own anatomy: one large random warp of the atlas (rotation, anisotropic scaling and
+   a smooth displacement, ``anatomy_*``) and random flips, shared by both images, so that no two
+   pairs show the same brain and the network has to compare the two images rather than recognise
+   the one template (without it, the network did not register a brain it had never seen);
+2. each image's own small transform ``p -> A (p - c) + c + t + u(p)`` on top: ``A`` a small
+   rotation and scaling, ``t`` a small translation (what is left after each image's grid is
+   centred on its centre of mass), ``u`` a smooth displacement (Gaussian values on a lattice
+   whose spacing is drawn from ``control_mm``, trilinearly upsampled and Gaussian-smoothed, of a
+   random magnitude in ``[0, warp_mm]``): the deformation the network must recover;
+3. sampling onto the model grid the way inference resamples a NIfTI image
+   (:func:`hwreg.data.datasets.to_model_grid`: trilinear point sampling, labels nearest
+   neighbour), then each image's own intensity augmentation (smooth bias field, gamma, noise,
+   optional blur; with probability ``same_intensity`` the same for both) and normalisation.
 
-with ``A`` a small random rotation and anisotropic scaling, ``t`` a small translation (what is
-left after each image's grid is centred on its centre of mass) and ``u`` a smooth random
-displacement: Gaussian values on a control lattice whose spacing is drawn per subject from
-``control_mm`` (coarse and fine warps alike), trilinearly upsampled and Gaussian-smoothed, scaled
-by a random magnitude in ``[0, warp_mm]``. Each image then gets its own intensity
-augmentation (smooth multiplicative bias field, gamma, contrast offset, noise, optional blur), so
-the network learns to compare anatomy, not intensities, and meets a brain from another scanner
-with less surprise. Labels follow the geometry only.
-
-Everything is drawn from one ``numpy.random.Generator`` (the training loop checkpoints its
-state), so a resumed run sees the same pairs as an uninterrupted one. Tensors are made with torch
-(``grid_sample`` on the 1 mm volumes): a batch of 4 pairs on 48x64x48 takes ~0.1 s on one core.
+Labels follow the geometry only. Everything is drawn from one ``numpy.random.Generator`` (the
+training loop checkpoints its state), so a resumed run sees the same pairs as an uninterrupted
+one. Tensors are made with torch (``grid_sample`` on the 1 mm volumes): a batch of 4 pairs on
+48x64x48 took 0.7-1 s on one (shared) core here.
 """
 
 from __future__ import annotations

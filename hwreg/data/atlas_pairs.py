@@ -37,6 +37,7 @@ from hwreg.config import AtlasPairsConfig
 from hwreg.data.datasets import Batch
 from hwreg.data.grid import centre_of, model_grid, remap_labels
 from hwreg.data.synth import load_atlas, rotation_matrix
+from hwreg.errors import UserError
 
 
 def _gauss1d(sigma: float) -> torch.Tensor:
@@ -193,7 +194,12 @@ class AtlasPairs:
         ``labels_per_pair`` labels present in both images of each pair."""
         while True:
             fixed, moving, fl, ml, idx = [], [], [], [], []
-            for _ in range(batch_size):
+            attempts = 0
+            while len(fixed) < batch_size:
+                attempts += 1
+                if attempts > 100 * batch_size:
+                    raise UserError("no configured label appears in the synthesised pairs "
+                                    "(check data.label_ids against the IBSR atlas ids)")
                 anatomy, flips = self._anatomy(rng)
                 (f_img, f_lab), (m_img, m_lab) = (self.subject(rng, anatomy),
                                                   self.subject(rng, anatomy))
@@ -209,6 +215,8 @@ class AtlasPairs:
                     f_img, m_img = self._intensity(f_img, rng), self._intensity(m_img, rng)
                 shared = sorted(set(torch.unique(f_lab).long().tolist())
                                 & set(torch.unique(m_lab).long().tolist()) - {0})
+                if not shared:  # (a label set absent from the grid) draw another pair
+                    continue
                 labs = rng.choice(shared, size=labels_per_pair,
                                   replace=len(shared) < labels_per_pair)
                 fixed.append(f_img[None].numpy())

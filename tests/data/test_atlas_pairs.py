@@ -58,3 +58,11 @@ def test_smooth_field_and_blur() -> None:
     spike[0, 0, 4, 4, 4] = 1
     out = smooth3d(spike, 1.0)
     assert abs(float(out.sum()) - 1) < 1e-5 and float(out.max()) < 0.1
+
+
+def test_labels_absent_from_the_atlas_are_refused() -> None:
+    from hwreg.errors import UserError
+
+    pairs = AtlasPairs((8, 8, 8), 16.0, [999])  # no such id in the IBSR atlas
+    with pytest.raises(UserError, match="no configured label"):
+        next(pairs.batches(1, np.random.default_rng(0)))

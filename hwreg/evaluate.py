@@ -164,6 +164,7 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
     from hwreg.data.datasets import find_subjects, prepare_subject, split
     from hwreg.run import pick_device
 
+    syn = read_syn_baseline(baseline) if baseline is not None else None  # bad file: refuse first
     model, cfg, _ = load_model(ref)
     cfg.data.root = require_data_root(cfg.data.root, data)
     _, test = split(find_subjects(cfg.data), cfg.data)
@@ -172,7 +173,6 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
     result = evaluate_pairs(model.to(torch_device), subjects, cfg.data.resolved_label_ids(),
                             max_pairs, torch_device, progress=progress)
     result["model"] = str(ref)
-    syn = read_syn_baseline(baseline) if baseline is not None else None
     oracle_result = (oracle_rows(cfg.data.root, subjects, cfg.data.resolved_label_ids(),
                                  max_pairs, progress)
                      if oracle and is_synthetic(cfg.data.root) else None)

@@ -107,7 +107,6 @@ class AtlasPairs:
         self.image = torch.from_numpy(np.clip(image.data / top, 0, None).astype(np.float32))
         lab = remap_labels(labels.data, tuple(label_ids)).astype(np.float32)
         self.labels = torch.from_numpy(lab)
-        self.n_labels = len(label_ids)
         world = self.grid.world_coords().reshape(3, -1)
         self.world = world
         self.centre = world.mean(axis=1, keepdims=True)

@@ -6,10 +6,12 @@ smoothness penalty (:mod:`hwreg.losses`); inference needs no labels. Adam, perio
 evaluation, CUDA when available.
 
 The run folder holds ``config.yaml``, ``model.pt`` (config + weights + metrics, loadable with
-``torch.load(weights_only=True)``), ``metrics.json`` and, while training, ``checkpoint.pt``
-(optimizer and random states). Files are written atomically. A run killed at any moment resumes
-from its last checkpoint with the same command; a different config in an existing run folder is
-refused unless ``force``.
+``torch.load(weights_only=True)``), ``metrics.json`` and ``checkpoint.pt`` (optimizer and random
+states; kept when the run ends). Files are written atomically. A run killed at any moment resumes
+from its last checkpoint with the same command. Raising ``train.steps`` (and nothing else) extends
+a run, finished or not, exactly as if it had been started with the larger count (the learning
+rate is constant); any other change of config in an existing run folder is refused unless
+``force``.
 """
 
 from __future__ import annotations
@@ -66,22 +68,44 @@ def model_dict(cfg: RunConfig, model: RegNet, step: int, metrics: dict[str, Any]
             "step": step, "metrics": metrics}
 
 
+def _only_steps_differ(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """True when two config dicts differ in ``train.steps`` alone."""
+    a, b = dict(saved), dict(wanted)
+    a["train"], b["train"] = dict(a.get("train") or {}), dict(b.get("train") or {})
+    a["train"].pop("steps", None)
+    b["train"].pop("steps", None)
+    return a == b
+
+
 def _check_run_folder(cfg: RunConfig, out: Path, force: bool) -> dict[str, Any] | None:
     """The checkpoint to resume from, None for a fresh start; refuses a foreign run folder."""
-    cfg_file, ckpt_file = out / "config.yaml", out / "checkpoint.pt"
+    cfg_file, ckpt_file, model_file = out / "config.yaml", out / "checkpoint.pt", out / "model.pt"
     if force or not out.exists():
         return None
     if not cfg_file.exists():
         if any(out.iterdir()):
             raise UserError(f"{out}: exists and is not a run folder; pass --force to use it")
         return None
-    if yaml.safe_load(cfg_file.read_text()) != to_dict(cfg):
-        raise UserError(f"{cfg_file}: this run was started with a different config; pass "
-                        "--force to start over or use another --out")
+    saved = yaml.safe_load(cfg_file.read_text())
+    wanted = to_dict(cfg)
+    if saved != wanted:
+        if not (isinstance(saved, dict) and _only_steps_differ(saved, wanted)):
+            raise UserError(f"{cfg_file}: this run was started with a different config; pass "
+                            "--force to start over or use another --out")
+        done = read_model_file(ckpt_file if ckpt_file.exists() else model_file)["step"] \
+            if ckpt_file.exists() or model_file.exists() else 0
+        if done > cfg.train.steps:
+            raise UserError(f"{cfg_file}: the run is at step {done}, beyond train.steps "
+                            f"{cfg.train.steps}; pass --force to start over")
+        if model_file.exists() and not ckpt_file.exists():
+            raise UserError(f"{model_file}: this finished run kept no checkpoint.pt (optimizer "
+                            "state), so it cannot be extended; start a new run with init_from")
+    if model_file.exists():
+        finished = read_model_file(model_file)
+        if int(finished["step"]) == cfg.train.steps and saved == wanted:
+            return finished  # finished run: nothing left to do
     if ckpt_file.exists():
         return read_model_file(ckpt_file)
-    if (out / "model.pt").exists():
-        return read_model_file(out / "model.pt")  # finished run: nothing left to do
     return None
 
 
@@ -141,11 +165,8 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                         "pairs": result["pairs"]})
         (out / "metrics.json").write_text(json.dumps(metrics(), indent=2) + "\n")
 
-    def save(final: bool) -> None:
+    def save() -> None:
         atomic_save(model_dict(cfg, model, step, metrics()), out / "model.pt")
-        if final:
-            (out / "checkpoint.pt").unlink(missing_ok=True)
-            return
         ckpt = model_dict(cfg, model, step, metrics())
         ckpt.update(optimizer=optimizer.state_dict(), rng=_rng_state(rng),
                     torch_rng=torch.get_rng_state())
@@ -178,7 +199,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                       f"(identity {history[-1]['dice_before']:.3f}), "
                       f"TRE {history[-1]['tre_mm']:.2f} mm")
         if step % tc.checkpoint_every == 0 and step < tc.steps:
-            save(final=False)
+            save()
     bar.close()
     if not history or history[-1]["step"] != step:
         evaluate()
@@ -186,5 +207,5 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     if resume is None or "optimizer" in resume:
         (out / "train_time.json").write_text(json.dumps(
             {"seconds": seconds, "device": str(device), "threads": torch.get_num_threads()}) + "\n")
-    save(final=True)
+    save()
     return out / "model.pt"

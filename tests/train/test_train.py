@@ -36,7 +36,7 @@ def test_run_folder_and_checkpoint_round_trip(ibsr_dataset: Callable[..., Path],
     path = train(cfg, tmp_path / "run", progress=False)
     run = tmp_path / "run"
     assert {p.name for p in run.iterdir()} >= {"config.yaml", "model.pt", "metrics.json"}
-    assert not (run / "checkpoint.pt").exists()  # removed once finished
+    assert read_model_file(run / "checkpoint.pt")["step"] == 4  # kept: the run can be extended
     raw = torch.load(path, weights_only=True)  # plain dict, no pickled code
     assert raw["step"] == 4 and raw["metrics"]["final"]["step"] == 4
     model, loaded_cfg, _ = load_model(run)
@@ -95,6 +95,21 @@ def test_resume_from_checkpoint_equals_uninterrupted(ibsr_dataset: Callable[...,
         assert torch.equal(value, resumed["state_dict"][key]), key
 
 
+def test_raising_steps_extends_a_finished_run_exactly(ibsr_dataset: Callable[..., Path],
+                                                      tmp_path: Path) -> None:
+    root = ibsr_dataset(n=5)
+    whole = read_model_file(train(tiny_run_config(root, steps=6), tmp_path / "a", progress=False))
+    run = tmp_path / "b"
+    assert read_model_file(train(tiny_run_config(root, steps=4), run, progress=False))["step"] == 4
+    extended = read_model_file(train(tiny_run_config(root, steps=6), run, progress=False))
+    assert extended["step"] == whole["step"] == 6
+    for key, value in whole["state_dict"].items():
+        assert torch.equal(value, extended["state_dict"][key]), key
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["steps"] == 6
+    with pytest.raises(UserError, match=r"at step 6, beyond train\.steps 4"):
+        train(tiny_run_config(root, steps=4), run, progress=False)
+
+
 def test_other_config_in_run_folder_is_refused(ibsr_dataset: Callable[..., Path],
                                                tmp_path: Path) -> None:
     root = ibsr_dataset(n=5)
@@ -115,14 +130,16 @@ def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:
         load_run_config(bad)
 
 
-@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1"])
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1",
+                                  "demo-float-v2", "demo-w4a4-v2"])
 def test_shipped_models_load_by_name(name: str) -> None:
     _, cfg, ckpt = load_model(name)
     assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
     assert cfg.model.name == name.split("-")[1]
 
 
-@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1"])
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1", "demo-float-v2",
+                                  "demo-w4a4-v2"])
 def test_shipped_models_are_what_their_configs_say(name: str) -> None:
     """Each shipped model records the steps that were run, and its config says them."""
     _, cfg, ckpt = load_model(name)

@@ -120,6 +120,9 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     out = Path(out)
     resume = _check_run_folder(cfg, out, force)
     out.mkdir(parents=True, exist_ok=True)
+    if resume is None:  # a fresh start (or --force) never resumes an old run's files
+        for stale in ("checkpoint.pt", "model.pt", "metrics.json", "train_time.json"):
+            (out / stale).unlink(missing_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     tc = cfg.train
     if tc.threads:
@@ -165,12 +168,13 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                         "pairs": result["pairs"]})
         (out / "metrics.json").write_text(json.dumps(metrics(), indent=2) + "\n")
 
-    def save() -> None:
-        atomic_save(model_dict(cfg, model, step, metrics()), out / "model.pt")
+    def save(final: bool = False) -> None:
         ckpt = model_dict(cfg, model, step, metrics())
         ckpt.update(optimizer=optimizer.state_dict(), rng=_rng_state(rng),
                     torch_rng=torch.get_rng_state())
         atomic_save(ckpt, out / "checkpoint.pt")
+        if final:  # model.pt appears only when the run ends: it never holds an unfinished model
+            atomic_save(model_dict(cfg, model, step, metrics()), out / "model.pt")
 
     if after_step is not None:
         after_step(model, step)
@@ -207,5 +211,5 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     if resume is None or "optimizer" in resume:
         (out / "train_time.json").write_text(json.dumps(
             {"seconds": seconds, "device": str(device), "threads": torch.get_num_threads()}) + "\n")
-    save()
+    save(final=True)
     return out / "model.pt"

@@ -6,9 +6,10 @@ or :func:`hwreg.prune.run_prune` of its :class:`~.sweep_plan.PruneSpec`), then e
 ``hwreg evaluate`` would on the same held-out pairs (the shared data split, ``eval_pairs`` at
 most); up to ``jobs`` run at once, each as soon as the point it starts from is done. Point ``P``
 lives in ``DIR/points/P`` (a run folder; a failure's traceback in ``DIR/points/P.log``); a
-finished point (``model.pt`` without ``checkpoint.pt``, and ``eval/metrics.json``) is skipped on
-a re-run, an interrupted one resumes. The results are ``DIR/table.csv``, ``DIR/table.md``,
-``DIR/dice_vs_bits.png`` and ``DIR/dice_vs_model_bits.png`` (:mod:`.sweep_report`).
+finished point (``model.pt``, written only when its run ends, and ``eval/metrics.json``) is
+skipped on a re-run, an interrupted one resumes. The results are ``DIR/table.csv``,
+``DIR/table.md``, ``DIR/dice_vs_bits.png`` and ``DIR/dice_vs_model_bits.png``
+(:mod:`.sweep_report`).
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ ESTIMATES = Path("build") / "report" / "estimate_network_performance.json"
 def finished(point: Point, folder: Path, estimates: bool = False) -> bool:
     """A point whose training finished and whose evaluation (and estimates) are written."""
     wants_estimates = estimates and point.bits is not None
-    return ((folder / "model.pt").exists() and not (folder / "checkpoint.pt").exists()
-            and (folder / "eval" / "metrics.json").exists()
+    return ((folder / "model.pt").exists() and (folder / "eval" / "metrics.json").exists()
             and (not wants_estimates or (folder / ESTIMATES).exists()))
 
 
@@ -72,7 +72,7 @@ def make_point(point: Point, pts: Path, eval_pairs: int | None,
     from hwreg.train import train
 
     folder = pts / point.name
-    if not (folder / "model.pt").exists() or (folder / "checkpoint.pt").exists():
+    if not (folder / "model.pt").exists():
         if point.train is not None:
             train(load_run_config(point.train), folder, progress=False)
         elif point.prune is not None:

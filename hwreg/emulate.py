@@ -82,16 +82,14 @@ def data_pairs(cfg: DataConfig, n: int) -> Iterator[Pair]:
 
 
 def accuracy(model: RegNet, codes: np.ndarray, pair: Pair) -> dict[str, float]:
-    """Dice (mean over labels), TRE (mm) and folding (%) of the DDF ``codes * scale``
-    (upsampled to the input grid for ``head_level = 1``) on a labelled pair."""
+    """Dice (mean over labels), TRE (mm) and folding (%) of the DDF ``codes * scale`` after the
+    model's host epilogue (upsampling for ``head_level = 1``, scaling and squaring) on a
+    labelled pair."""
     import torch
 
-    from hwreg.warp import upsample_ddf
-
     ddf = torch.from_numpy(codes * output_scale(model)).float()
-    shape = tuple(pair.x.shape[2:])
-    if tuple(ddf.shape[2:]) != shape:
-        ddf = upsample_ddf(ddf, shape)  # type: ignore[arg-type]
+    with torch.no_grad():
+        ddf = model.epilogue(ddf, tuple(pair.x.shape[2:]))
     return ddf_metrics(pair, ddf[0].numpy())
 
 

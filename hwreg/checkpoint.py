@@ -10,15 +10,14 @@ untrained model with a non-trivial head, for trying the flow.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from hwreg.atomic import atomic_path
 from hwreg.config import from_dict
 from hwreg.errors import UserError
 from hwreg.model import ModelConfig, RegNet, build_model
@@ -31,15 +30,8 @@ SHIPPED = ("demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1", "demo-w4
 
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temp file in the same folder, then rename (never half-written)."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def resolve_model(ref: str | Path) -> Path:

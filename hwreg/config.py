@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from hwreg.atomic import write_text
 from hwreg.errors import ConfigError, UserError
 
 T = TypeVar("T")
@@ -273,7 +274,7 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
 
 def dump_yaml(obj: Any, path: str | Path) -> None:
     """Write a config dataclass tree as YAML."""
-    Path(path).write_text(yaml.safe_dump(to_dict(obj), sort_keys=False))
+    write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))
 
 
 def replace_field(obj: T, **changes: Any) -> T:

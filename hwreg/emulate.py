@@ -310,9 +310,9 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
     if l4 is not None:
         result["L4"], result["L5"] = l4, l5
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "emulation.json").write_text(json.dumps(result, indent=2))
+        from hwreg.atomic import write_json
+
+        write_json(Path(out_dir) / "emulation.json", result)
     return result
 
 

@@ -8,7 +8,6 @@ as label-reg); folding is the % of voxels where the Jacobian determinant is <= 0
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -183,6 +182,7 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
 
 def write_metrics(result: dict[str, Any], out: Path, title: str) -> None:
     """Write ``metrics.json`` and ``metrics.md`` into ``out`` (created)."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "metrics.md").write_text(metrics_markdown(result, title))
+    from hwreg.atomic import write_json, write_text
+
+    write_json(out / "metrics.json", result)
+    write_text(out / "metrics.md", metrics_markdown(result, title))

@@ -16,7 +16,6 @@ rate is constant); any other change of config in an existing run folder is refus
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
+from hwreg.atomic import write_json, write_text
 from hwreg.checkpoint import FORMAT, atomic_save, init_weights_from, read_model_file
 from hwreg.config import PairSource, to_dict
 from hwreg.data.atlas_pairs import AtlasPairs
@@ -123,7 +123,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     if resume is None:  # a fresh start (or --force) never resumes an old run's files
         for stale in ("checkpoint.pt", "model.pt", "metrics.json", "train_time.json"):
             (out / stale).unlink(missing_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     tc = cfg.train
     if tc.threads:
         torch.set_num_threads(tc.threads)
@@ -166,7 +166,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                         "tre_mm": result["registered"]["tre_mm"],
                         "folding_percent": result["registered"]["folding_percent"],
                         "pairs": result["pairs"]})
-        (out / "metrics.json").write_text(json.dumps(metrics(), indent=2) + "\n")
+        write_json(out / "metrics.json", metrics())
 
     def save(final: bool = False) -> None:
         ckpt = model_dict(cfg, model, step, metrics())
@@ -209,7 +209,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
         evaluate()
     seconds = time.perf_counter() - t0
     if resume is None or "optimizer" in resume:
-        (out / "train_time.json").write_text(json.dumps(
-            {"seconds": seconds, "device": str(device), "threads": torch.get_num_threads()}) + "\n")
+        write_json(out / "train_time.json", {"seconds": seconds, "device": str(device),
+                                             "threads": torch.get_num_threads()}, indent=None)
     save(final=True)
     return out / "model.pt"

@@ -21,6 +21,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
 import hwreg.compile.ops  # noqa: F401  (registers the 3D ops with FINN)
+from hwreg.atomic import atomic_path, write_json, write_text
 from hwreg.compile.boards import board_info
 from hwreg.compile.config import STEP_NAMES, BuildConfig, MvauStyle
 from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
@@ -109,7 +110,7 @@ def step_set_folding(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> 
         model = model.transform(ApplyConfig(str(cfg.folding_config)))
     else:
         model = model.transform(FoldToCycles(cfg.target_cycles(), cfg.ram_style.value))
-    (build_dir / "folding_config.json").write_text(json.dumps(folding_config(model), indent=2))
+    write_json(build_dir / "folding_config.json", folding_config(model))
     return model
 
 
@@ -121,9 +122,9 @@ def step_estimates(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> Mo
     report["target_fps"] = cfg.target_fps
     rep = build_dir / "report"
     rep.mkdir(exist_ok=True)
-    (rep / "estimate_layer_resources_cycles.json").write_text(json.dumps(layers, indent=2))
-    (rep / "estimate_network_performance.json").write_text(json.dumps(report, indent=2))
-    (rep / "estimates.md").write_text(markdown_summary(layers, report))
+    write_json(rep / "estimate_layer_resources_cycles.json", layers)
+    write_json(rep / "estimate_network_performance.json", report)
+    write_text(rep / "estimates.md", markdown_summary(layers, report))
     return model
 
 
@@ -180,8 +181,9 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
         t0 = time.perf_counter()
         model = step(model, cfg, build_dir)
         times[step.__name__] = time.perf_counter() - t0
-        model.save(str(inter / f"{step.__name__}.onnx"))
-        times_path.write_text(json.dumps(times, indent=2))
+        with atomic_path(inter / f"{step.__name__}.onnx") as tmp:
+            model.save(str(tmp))
+        write_json(times_path, times)
     return model
 
 

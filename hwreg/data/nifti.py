@@ -11,8 +11,6 @@ superiorly; hwreg's tensors use the same axes as (D, H, W).
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,10 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from hwreg.atomic import atomic_path, require_absent
 from hwreg.errors import DataError, UserError
+
+__all__ = ["Volume", "check_pair", "load_image", "load_labels", "require_absent", "save_nifti"]
 
 
 @dataclass(frozen=True)
@@ -133,23 +134,8 @@ def save_nifti(
     img.set_sform(affine, code=1)
     if intent is not None:
         img.header.set_intent(intent)
-    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    if not path.name.endswith((".nii", ".nii.gz")):
+        raise UserError(f"{path}: a NIfTI output must end in .nii or .nii.gz")
+    with atomic_path(path) as tmp:
         nib.save(img, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a dataset is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
-
-
-def require_absent(paths: list[Path], force: bool) -> None:
-    """Refuse to overwrite existing user files unless ``force`` (the ``--force`` flag)."""
-    if force:
-        return
-    existing = [p for p in paths if p.exists()]
-    if existing:
-        raise UserError(f"{existing[0]}: exists; pass --force to overwrite")

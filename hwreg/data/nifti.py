@@ -4,7 +4,9 @@ Contract: every volume that enters hwreg goes through :func:`load_image` or :fun
 They return a :class:`Volume` in canonical RAS+ orientation (``nibabel.as_closest_canonical``), with
 the voxel spacing in mm read from the header, a singleton 4th dimension squeezed (IBSR stores
 (256, 128, 256, 1)), and every fault (missing, unreadable or truncated file, 2D or real 4D data,
-NaN/Inf, non-integer labels) raised as :class:`~hwreg.errors.DataError` naming the file.
+NaN/Inf, non-integer labels; the header checks of :mod:`.nifti_checks`: RGB or complex data,
+zero pixdim, singular affine, more voxels than memory) raised as
+:class:`~hwreg.errors.DataError` naming the file.
 Arrays are indexed (x, y, z) = (R, A, S): array axis 0 grows to the right, 1 anteriorly, 2
 superiorly; hwreg's tensors use the same axes as (D, H, W).
 """
@@ -19,6 +21,7 @@ import nibabel as nib
 import numpy as np
 
 from hwreg.atomic import atomic_path, require_absent
+from hwreg.data.nifti_checks import check_header, check_label_values
 from hwreg.errors import DataError, UserError
 
 __all__ = ["Volume", "check_pair", "load_image", "load_labels", "require_absent", "save_nifti"]
@@ -71,6 +74,7 @@ def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
         raise DataError(path, f"expected a 3D volume, got shape {tuple(shape)}")
     if min(img.shape) < 1:
         raise DataError(path, f"empty volume of shape {img.shape}")
+    check_header(img, path)  # dtype, pixdim, affine, memory: before any voxel is read
     try:
         img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
@@ -95,17 +99,10 @@ def load_image(path: str | Path) -> Volume:
 
 
 def load_labels(path: str | Path) -> Volume:
-    """Load a 3D integer label map as int32 in RAS+; non-integer or negative values refused."""
+    """Load a 3D integer label map as int32 in RAS+; non-integer or negative values, and more
+    than :data:`~hwreg.data.nifti_checks.MAX_LABEL_IDS` distinct ids, refused."""
     data, affine, path = _read(path)
-    if not np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.float64, copy=False)
-        if not np.isfinite(data).all():
-            raise DataError(path, "label map contains NaN/Inf voxels")
-        if not np.array_equal(data, np.round(data)):
-            raise DataError(path, "label map has non-integer values")
-    if data.size and data.min() < 0:
-        raise DataError(path, f"label map has negative id {int(data.min())}")
-    return Volume(data.astype(np.int32), affine, path)
+    return Volume(check_label_values(data, path), affine, path)
 
 
 def check_pair(image: Volume, labels: Volume, atol: float = 1e-3) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from hwreg.config import DataConfig, Layout, load_yaml, replace_field
 from hwreg.errors import UserError
-from hwreg.export import brevitas_codes, output_scale, random_codes
+from hwreg.export import brevitas_codes, output_scale, random_codes, read_onnx
 from hwreg.model import RegNet
 
 
@@ -122,8 +122,6 @@ class Levels:
     """Executes L2 and L3 of one build; see the module docstring."""
 
     def __init__(self, build_dir: str | Path) -> None:
-        from qonnx.core.modelwrapper import ModelWrapper
-
         import hwreg.compile.ops  # noqa: F401  (registers the 3D ops)
         from hwreg.compile.lower import META_OUT_GRID, META_OUT_SCALE, META_TENSOR_MAP
         from hwreg.compile.steps import finn_settings, hw_graph_path
@@ -137,12 +135,13 @@ class Levels:
             if not p.is_file():
                 raise UserError(f"{p}: not found; run `hwreg build` (through step_set_folding) "
                                 "first")
-        self.qonnx = ModelWrapper(str(qonnx_path))
-        self.hw = ModelWrapper(str(hw_path))
-        low = ModelWrapper(str(lowered))
-        self.scale = float(low.get_metadata_prop(META_OUT_SCALE))
-        self.grid = tuple(int(v) for v in low.get_metadata_prop(META_OUT_GRID).split(","))
-        self.tensor_map: dict[str, str] = json.loads(low.get_metadata_prop(META_TENSOR_MAP))
+        self.qonnx, self.hw, low = (read_onnx(p) for p in (qonnx_path, hw_path, lowered))
+        try:
+            self.scale = float(low.get_metadata_prop(META_OUT_SCALE))
+            self.grid = tuple(int(v) for v in low.get_metadata_prop(META_OUT_GRID).split(","))
+            self.tensor_map: dict[str, str] = json.loads(low.get_metadata_prop(META_TENSOR_MAP))
+        except (TypeError, ValueError, AttributeError):
+            raise UserError(f"{lowered}: lacks hwreg's metadata (not from hwreg build?)") from None
         self.act_scales = self._act_scales()
 
     def _act_scales(self) -> dict[str, float]:

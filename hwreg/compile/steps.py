@@ -26,6 +26,7 @@ from hwreg.compile.boards import board_info
 from hwreg.compile.config import STEP_NAMES, BuildConfig, MvauStyle
 from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
 from hwreg.compile.folding import FoldToCycles, folding_config
+from hwreg.compile.folding_check import check_folding
 from hwreg.compile.lower import LowerToIntegerNDHWC
 from hwreg.config import dump_yaml, load_yaml, replace_field
 from hwreg.errors import UserError
@@ -105,8 +106,7 @@ def step_set_folding(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> 
     if cfg.folding_config is not None:
         from finn.transformation.general import ApplyConfig
 
-        if not Path(cfg.folding_config).is_file():
-            raise UserError(f"{cfg.folding_config}: folding config not found")
+        check_folding(model, cfg.folding_config)  # ApplyConfig only warns or accepts
         model = model.transform(ApplyConfig(str(cfg.folding_config)))
     else:
         model = model.transform(FoldToCycles(cfg.target_cycles(), cfg.ram_style.value))
@@ -158,6 +158,9 @@ if [s.__name__ for s in STEPS] != list(STEP_NAMES):
 def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
           from_step: str | None = None, to_step: str | None = None) -> ModelWrapper:
     """Run the steps from ``from_step`` (default: the first) to ``to_step`` (default: last)."""
+    from hwreg.export import read_onnx
+
+    cfg.validate()
     build_dir = Path(build_dir)
     inter = build_dir / "intermediate_models"
     inter.mkdir(parents=True, exist_ok=True)
@@ -168,12 +171,12 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
     start = STEP_NAMES.index(from_step) if from_step else 0
     stop = STEP_NAMES.index(to_step) + 1 if to_step else len(STEPS)
     if start == 0:
-        model = ModelWrapper(str(qonnx_path))
+        model = read_onnx(qonnx_path)
     else:
         prev = inter / f"{STEP_NAMES[start - 1]}.onnx"
         if not prev.is_file():
             raise UserError(f"{prev}: not found; cannot resume from {from_step}")
-        model = ModelWrapper(str(prev))
+        model = read_onnx(prev)
     times_path = build_dir / "time_per_step.json"
     times = json.loads(times_path.read_text()) if times_path.is_file() else {}
     finn_settings()

@@ -109,7 +109,10 @@ class RunConfig:
 def load_run_config(path: str | Path) -> RunConfig:
     """Load and validate a run config YAML."""
     cfg = load_yaml(RunConfig, path)
-    cfg.validate()
+    try:
+        cfg.validate()
+    except UserError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return cfg
 
 

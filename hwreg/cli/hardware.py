@@ -60,7 +60,10 @@ def _build(args: argparse.Namespace) -> int:
         read_folding_file(args.folding_config)  # its structure now; its nodes in the build
     if not args.from_step:
         require_new_folder(out, args.force)
-        replace_field(cfg, **changes).validate()
+        try:
+            replace_field(cfg, **changes).validate()
+        except UserError as exc:
+            raise UserError(f"{args.config or 'build options'}: {exc}") from None
         model, found = load_model_spec(args.model)
         cfg = replace_field(cfg, grid_shape=_grid(args, found), **changes)
         cfg.validate()

@@ -62,7 +62,8 @@ def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
     if path.is_dir():
         raise DataError(path, "is a folder, expected a NIfTI file")
     try:
-        img = nib.load(str(path))
+        with nib.imageglobals.LoggingOutputSuppressor():  # its header fixes are checked below
+            img = nib.load(str(path))
     except _READ_ERRORS as exc:
         raise DataError(path, f"not a readable NIfTI file ({_short(exc)})") from None
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):

@@ -51,7 +51,9 @@ class Volume:
         return tuple(float(c) for c in cols)  # type: ignore[return-value]
 
 
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError)
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
+                nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError,
+                nib.orientations.OrientationError, MemoryError)
 
 
 def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:

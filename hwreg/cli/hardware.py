@@ -95,7 +95,7 @@ def _emulate(args: argparse.Namespace) -> int:
     cfg = EmulateConfig(pairs=args.pairs, seed=args.seed, data=args.data,
                         layout=Layout(args.layout), spacing=args.spacing,
                         float_model=args.float_model, rtl=args.level == "rtl",
-                        fifo_depth=args.fifo_depth)
+                        fifo_depth=args.fifo_depth, rtl_pairs=args.rtl_pairs)
     with staged_dir(args.out, args.force) as stage:  # emulation.json (and rtl/) or nothing
         result = emulate_build(args.model, args.build, stage, cfg)
     for level, r in result["levels"].items():
@@ -103,13 +103,18 @@ def _emulate(args: argparse.Namespace) -> int:
               f"{r['time_s_per_pair'] * 1e3:.1f} ms/pair")
     l4 = result.get("L4")
     if l4 is not None:
+        on = ", ".join(r["pair"] for r in l4["pairs"])
         print(f"L4 (RTL per layer, Verilator): {l4['layers_exact']}/{l4['layers']} layers exact "
-              f"vs L3 on {l4['pair']}, {l4['sim_cycles']} cycles simulated, {l4['time_s']} s")
+              f"vs L3 on {on}, {l4['sim_cycles']} cycles simulated, {l4['time_s']} s "
+              "(figures of the first pair)")
         if l4["no_rtl"]:
             print(f"no Vivado-free RTL for: {', '.join(l4['no_rtl'])} (mvau_style hls?)")
         if l4["first_mismatch"]:
-            print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']}")
+            print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']} "
+                  f"(pair {l4['pair']})")
         l5 = result["L5"]
+        if "why" in l5:
+            print(f"L5 (stitched accelerator): not exact: {l5['why']}")
         if "cycles_one_volume" in l5:
             print(f"L5 (stitched accelerator, FIFOs): exact {l5['exact']}, "
                   f"{l5['cycles_one_volume']} cycles/volume, interval {l5['interval_cycles']} "
@@ -214,6 +219,8 @@ def add_commands(stages: Any) -> None:
                           "sized by simulation like FINN's InsertAndSetFIFODepths (a run with "
                           "4096-entry FIFOs, then each FIFO the power of two above its highest "
                           "fill)")
+    emu.add_argument("--rtl-pairs", type=positive_int, default=1, metavar="N",
+                     help="--level rtl: run L4/L5 on the first N pairs (default 1)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.add_argument("--force", action="store_true",
                      help="replace an existing --out (once the new emulation is complete)")

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from hwreg.atomic import atomic_path
 from hwreg.metrics import jacobian_determinant
 
 
@@ -79,6 +80,7 @@ def bar_figure(values: Mapping[str, Sequence[float]], categories: Sequence[str],
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
     return path

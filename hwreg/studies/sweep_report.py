@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwreg.atomic import atomic_path, write_text
 from hwreg.checkpoint import load_model
 from hwreg.compress import sparsity_report
 
@@ -145,7 +146,8 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     ax.set_ylabel("held-out Dice (mean ± sd)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(paths[0], dpi=120)
+    with atomic_path(paths[0]) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
     for b in sorted({bits_value(r) for r in rows}):
@@ -157,7 +159,8 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     ax.set_ylabel("held-out Dice (mean)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(paths[1], dpi=120)
+    with atomic_path(paths[1]) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return paths
 
@@ -166,12 +169,12 @@ def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[
     """Write ``table.csv``, ``table.md`` and the plots for the finished points; returns rows."""
     rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
     add_float_differences(rows)
-    with (out / "table.csv").open("w", newline="") as f:
+    with atomic_path(out / "table.csv") as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[*COLUMNS, *HW_COLUMNS], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     grid = {p.name for p in points if p.grid}
-    (out / "table.md").write_text(table_markdown(rows, grid, cfg.eval_pairs))
+    write_text(out / "table.md", table_markdown(rows, grid, cfg.eval_pairs))
     grid_rows = [r for r in rows if r["point"] in grid and math.isfinite(r["dice_mean"])]
     if grid_rows:
         write_plots(grid_rows, out)

@@ -42,6 +42,19 @@ def atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
+def atomic_write_text(text: str, path: Path) -> None:
+    """Write a text file through a temp file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def resolve_model(ref: str | Path) -> Path:
     """A model file from a path or a shipped model name."""
     path = Path(ref)

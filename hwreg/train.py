@@ -241,8 +241,9 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     if batches.reseeded:
         bar.write(f"resumed on {ranks.world} ranks: {batches.count} pair streams re-seeded at "
                   f"step {step}")
-    t0 = time.perf_counter()
+    t0, stepping, first = time.perf_counter(), 0.0, step
     while step < tc.steps:
+        ts = time.perf_counter()
         f, m, fl, ml = _tensors(next(batches), device)
         ddf = ddp(f, m)
         loss, parts = registration_loss(ddf, fl, ml, cfg.loss, f, m)
@@ -255,6 +256,7 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
         mean_loss, dice_loss = distributed.average([float(loss.detach()), parts["dice_loss"]],
                                                    ranks)
         losses.append(mean_loss)
+        stepping += time.perf_counter() - ts
         bar.update(1)
         bar.set_postfix(loss=f"{mean_loss:.4f}", dice=f"{1 - dice_loss:.3f}")
         if step % tc.eval_every == 0 or step == tc.steps:
@@ -272,7 +274,9 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     if ranks.main and (resume is None or "optimizer" in resume):
         atomic_write_text(json.dumps(
             {"seconds": seconds, "device": str(device), "threads": torch.get_num_threads(),
-             "ranks": ranks.world}) + "\n", out / "train_time.json")
+             "ranks": ranks.world, "steps": step - first, "step_seconds": stepping,
+             "pairs_per_s": (step - first) * tc.batch_size / max(stepping, 1e-9)}) + "\n",
+            out / "train_time.json")
     save(final=True)
     distributed.barrier(ranks)  # model.pt exists when train returns, on every rank
     return out / "model.pt"

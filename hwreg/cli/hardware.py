@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hwreg.cli.common import executor_args
 from hwreg.errors import UserError
 
 
@@ -42,23 +43,45 @@ def _build(args: argparse.Namespace) -> int:
     from hwreg.config import load_yaml, replace_field
 
     out = Path(args.out)
-    changes: dict[str, Any] = {"board": Board(args.board)}
+    boards = list(dict.fromkeys(Board(b) for b in args.board))
+    changes: dict[str, Any] = {}
     if args.target_fps is not None:
         changes["target_fps"] = args.target_fps
     if args.folding_config is not None:
         changes["folding_config"] = Path(args.folding_config)
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
+    if len(boards) > 1 or args.executor != "local":
+        return _build_boards(args, cfg, boards, changes)
+    changes["board"] = boards[0]
     if not args.from_step:
         model, found = load_model_spec(args.model)
         cfg = replace_field(cfg, grid_shape=_grid(args, found), **changes)
         export_and_build(model, cfg, out, to_step=args.to_step)
     else:
         _, cfg = resume_build(out, args.from_step, args.to_step, **changes)
+    _print_estimates(out, cfg.board.value)
+    return 0
+
+
+def _print_estimates(out: Path, board: str) -> None:
     perf = out / "report" / "estimate_network_performance.json"
     if perf.is_file():
         r = json.loads(perf.read_text())
         print(f"{out}: {r['estimated_pairs_per_s']:.1f} pairs/s at {r['clock_MHz']:.0f} MHz, "
-              f"fits {cfg.board.value}: {r['fits']} (report/estimates.md)")
+              f"fits {board}: {r['fits']} (report/estimates.md)")
+
+
+def _build_boards(args: argparse.Namespace, cfg: Any, boards: list[Any],
+                  changes: dict[str, Any]) -> int:
+    from hwreg.executor import make_executor
+    from hwreg.studies.boards import build_boards
+
+    executor = make_executor(args.executor, args.jobs, args.address)
+    grid = tuple(args.grid) if args.grid else None
+    build_boards(args.model, cfg, boards, args.out, grid, args.to_step, args.from_step, changes,
+                 executor)
+    for board in boards:
+        _print_estimates(Path(args.out) / board.value, board.value)
     return 0
 
 
@@ -159,13 +182,18 @@ def add_commands(stages: Any) -> None:
                             description="FINN-builder-style build; steps: "
                                         + ", ".join(STEP_NAMES))
     model_args(bld)
-    bld.add_argument("--board", choices=[b.value for b in Board], default=Board.zcu104.value)
+    bld.add_argument("--board", choices=[b.value for b in Board], default=[Board.zcu104.value],
+                     nargs="+", help="target board(s); several: one build per board in "
+                                     "OUT/<board>, run by --executor")
     bld.add_argument("--target-fps", type=float, help="pairs/s to fold for (default 100)")
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
     bld.add_argument("--out", required=True, type=Path, help="build folder")
+    bld.add_argument("--jobs", type=int, default=1,
+                     help="several boards, local executor: builds run in parallel (default 1)")
+    executor_args(bld)
     bld.set_defaults(handler=_build)
 
     emu = stages.add_parser("emulate", help="bit-exact L1/L2/L3 emulation of a build",

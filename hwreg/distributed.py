@@ -193,6 +193,8 @@ class PairStreams:
             streams = len(saved)
         elif reseed:
             streams = ranks.world
+        if streams % ranks.world:
+            raise UserError(f"{streams} pair streams cannot be shared by {ranks.world} ranks")
         if batch_size % streams:
             raise UserError(f"train.batch_size {batch_size}: must be a multiple of the number "
                             f"of pair streams ({streams})")

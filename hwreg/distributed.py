@@ -4,7 +4,8 @@
 ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK`` in the environment; :func:`torchrun_ranks` is the only
 place that reads them. :func:`hwreg.train.train` joins the process group (gloo on the CPU, NCCL on
 CUDA, rank ``r`` on ``cuda:LOCAL_RANK``), wraps the network in ``DistributedDataParallel`` (which
-averages the gradients over ranks) and lets rank 0 alone write files.
+averages the gradients over ranks) and lets rank 0 alone write files. Every rank reads the run
+folder (to resume): ranks on several machines need it on a shared file system.
 
 Pair streams: the global batch of ``train.batch_size`` pairs is drawn from ``S`` streams of
 ``batch_size / S`` pairs each, stream ``k`` a numpy generator seeded by ``(seed, k)`` (stream 0

@@ -12,6 +12,12 @@ from its last checkpoint with the same command. Raising ``train.steps`` (and not
 a run, finished or not, exactly as if it had been started with the larger count (the learning
 rate is constant); any other change of config in an existing run folder is refused unless
 ``force``.
+
+Data-parallel: run under ``torchrun`` (``hwreg train --nproc N``), with ``ranks`` from
+:func:`hwreg.distributed.torchrun_ranks`, every rank trains a ``DistributedDataParallel`` copy on
+its share of each global batch of ``train.batch_size`` pairs (its own pair streams, decided by the
+seed and the rank: :class:`hwreg.distributed.PairStreams`); the logged training loss is the mean
+over ranks, rank 0 alone evaluates and writes, and a run resumes on any number of ranks.
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
 
+from hwreg import distributed
 from hwreg.atomic import ensure_folder, write_json, write_text
 from hwreg.checkpoint import (
     FORMAT,
@@ -36,7 +42,15 @@ from hwreg.checkpoint import (
 )
 from hwreg.config import PairSource, to_dict
 from hwreg.data.atlas_pairs import AtlasPairs
-from hwreg.data.datasets import Prepared, find_subjects, prepare_subject, sample_batches, split
+from hwreg.data.datasets import (
+    Batch,
+    Prepared,
+    find_subjects,
+    prepare_subject,
+    sample_batches,
+    split,
+)
+from hwreg.distributed import PairStreams, Ranks
 from hwreg.errors import UserError
 from hwreg.evaluate import evaluate_pairs
 from hwreg.losses import registration_loss
@@ -51,20 +65,6 @@ def prepare_split(cfg: RunConfig, progress: bool = True) -> tuple[list[Prepared]
     prepared = [prepare_subject(s, cfg.data)
                 for s in tqdm(items, desc="load subjects", disable=not progress, leave=False)]
     return prepared[: len(train_s)], prepared[len(train_s):]
-
-
-def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    # numpy's PCG64 state holds 128-bit ints: store them as strings for weights_only loading
-    state = rng.bit_generator.state
-    return {"state": str(state["state"]["state"]), "inc": str(state["state"]["inc"]),
-            "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
-
-
-def _set_rng_state(rng: np.random.Generator, saved: dict[str, Any]) -> None:
-    rng.bit_generator.state = {
-        "bit_generator": "PCG64",
-        "state": {"state": int(saved["state"]), "inc": int(saved["inc"])},
-        "has_uint32": saved["has_uint32"], "uinteger": saved["uinteger"]}
 
 
 def model_dict(cfg: RunConfig, model: RegNet, step: int, metrics: dict[str, Any]) -> dict:
@@ -121,69 +121,118 @@ def _check_run_folder(cfg: RunConfig, out: Path, force: bool) -> dict[str, Any] 
     return None
 
 
+def check_run(cfg: RunConfig, out: str | Path, force: bool = False, nproc: int = 1) -> None:
+    """Refuse, before any process starts, what :func:`train` would refuse: a bad config, a
+    global batch that ``nproc`` ranks cannot share, a foreign or mismatched run folder."""
+    cfg.validate()
+    if cfg.train.batch_size % nproc:
+        raise UserError(f"train.batch_size {cfg.train.batch_size}: must be a multiple of the "
+                        f"number of processes ({nproc})")
+    _check_run_folder(cfg, Path(out), force)
+
+
+def _batch_source(cfg: RunConfig, train_set: list[Prepared]) -> distributed.BatchSource:
+    """``make(batch_size, rng)``: the endless minibatches of the run's pair source."""
+    tc = cfg.train
+    if cfg.data.source == PairSource.atlas:
+        atlas = AtlasPairs(cfg.data.grid_shape, cfg.data.grid_spacing,
+                           cfg.data.resolved_label_ids(), cfg.data.atlas)
+        return lambda size, rng: atlas.batches(size, rng, tc.labels_per_pair)
+    return lambda size, rng: sample_batches(train_set, size, rng, tc.labels_per_pair)
+
+
+def _tensors(batch: Batch, device: torch.device) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(a).to(device) for a in
+                 (batch.fixed_image, batch.moving_image, batch.fixed_label, batch.moving_label))
+
+
 def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True,
-          after_step: Callable[[RegNet, int], None] | None = None) -> Path:
+          after_step: Callable[[RegNet, int], None] | None = None,
+          ranks: Ranks | None = None, streams: int | None = None) -> Path:
     """Train (or resume) a run into ``out``; returns the path of ``model.pt``.
 
     ``after_step(model, step)``, if given, is called once before the first step (with the
     starting step) and after every optimizer step (e.g. :class:`hwreg.compress.Pruner`).
+    ``ranks``: this process's place among torchrun's (default: the only one); every rank calls
+    :func:`train` with the same arguments. ``streams``: the pair streams a fresh run draws its
+    global batches from (default: one per rank; a one-process run with ``streams=2`` sees the
+    batches of a 2-rank run); a resumed run keeps its own.
     """
     cfg.validate()
+    ranks = ranks or Ranks()
     out = Path(out)
     resume = _check_run_folder(cfg, out, force)
     tc = cfg.train
+    if resume is not None and "optimizer" not in resume and int(resume["step"]) == tc.steps:
+        return out / "model.pt"  # a finished run: nothing to do (its checkpoint.pt is kept)
     if tc.threads:
         torch.set_num_threads(tc.threads)
-    device = pick_device(tc.device)
+    device, joined = distributed.join(ranks, pick_device(tc.device))
+    try:
+        distributed.barrier(ranks)  # every rank has read the folder before rank 0 changes it
+        return _train(cfg, out, resume, device, ranks, streams or ranks.world,
+                      progress and ranks.main, after_step)
+    finally:
+        distributed.leave(joined)
+
+
+def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: torch.device,
+           ranks: Ranks, streams: int, progress: bool,
+           after_step: Callable[[RegNet, int], None] | None) -> Path:
+    """The training loop of :func:`train`, on this rank's ``device``."""
+    tc = cfg.train
     torch.manual_seed(tc.seed)
-    rng = np.random.default_rng(tc.seed)
     model = build_model(cfg.model)
     if tc.init_from and resume is None:
         init_weights_from(model, tc.init_from)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
-    step, history = 0, []
+    step, history, losses = 0, [], []
+    saved_rng = None
     if resume is not None:
         load_state(model, resume["state_dict"], out / "checkpoint.pt")
         step = int(resume["step"])
         history = list(resume.get("metrics", {}).get("history", []))
+        losses = list(resume.get("metrics", {}).get("train_loss", []))
         if "optimizer" in resume:
             optimizer.load_state_dict(resume["optimizer"])
-            _set_rng_state(rng, resume["rng"])
+            saved_rng = resume["rng"]
             torch.set_rng_state(resume["torch_rng"])
+    ddp = distributed.wrap(model, ranks, device)
     train_set, test_set = prepare_split(cfg, progress)
-    # every input is checked: only now is anything written (a refused run leaves no file)
-    ensure_folder(out)
-    if resume is None:  # a fresh start (or --force) never resumes an old run's files
-        for stale in ("checkpoint.pt", "model.pt", "metrics.json", "train_time.json"):
-            (out / stale).unlink(missing_ok=True)
-    write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if ranks.main:  # every input is checked: only now is anything written (a refused run
+        ensure_folder(out)  # leaves no file)
+        if resume is None:  # a fresh start (or --force) never resumes an old run's files
+            for stale in ("checkpoint.pt", "model.pt", "metrics.json", "train_time.json"):
+                (out / stale).unlink(missing_ok=True)
+        write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     label_ids = cfg.data.resolved_label_ids()
-    if cfg.data.source == PairSource.atlas:
-        batches = AtlasPairs(cfg.data.grid_shape, cfg.data.grid_spacing, label_ids,
-                             cfg.data.atlas).batches(tc.batch_size, rng, tc.labels_per_pair)
-    else:
-        batches = sample_batches(train_set, tc.batch_size, rng, tc.labels_per_pair)
+    batches = PairStreams(_batch_source(cfg, train_set), tc.batch_size, tc.seed, ranks, streams,
+                          saved_rng, step)
 
     def metrics() -> dict[str, Any]:
         return {"history": history, "final": history[-1] if history else None,
                 "train_subjects": [s.id for s in train_set],
-                "test_subjects": [s.id for s in test_set]}
+                "test_subjects": [s.id for s in test_set], "train_loss": losses}
 
     def evaluate() -> None:
-        result = evaluate_pairs(model, test_set, label_ids, tc.eval_pairs, device)
-        history.append({"step": step, "dice_before": result["identity"]["dice_mean"],
-                        "dice": result["registered"]["dice_mean"],
-                        "dice_sd": result["registered"]["dice_sd"],
-                        "tre_before_mm": result["identity"]["tre_mm"],
-                        "tre_mm": result["registered"]["tre_mm"],
-                        "folding_percent": result["registered"]["folding_percent"],
-                        "pairs": result["pairs"]})
-        write_json(out / "metrics.json", metrics())
+        if ranks.main:  # rank 0 alone evaluates (the others wait at their next all-reduce)
+            result = evaluate_pairs(model, test_set, label_ids, tc.eval_pairs, device)
+            history.append({"step": step, "dice_before": result["identity"]["dice_mean"],
+                            "dice": result["registered"]["dice_mean"],
+                            "dice_sd": result["registered"]["dice_sd"],
+                            "tre_before_mm": result["identity"]["tre_mm"],
+                            "tre_mm": result["registered"]["tre_mm"],
+                            "folding_percent": result["registered"]["folding_percent"],
+                            "pairs": result["pairs"]})
+            write_json(out / "metrics.json", metrics())
 
     def save(final: bool = False) -> None:
+        states = batches.states(ranks)  # collective: every rank calls save
+        if not ranks.main:
+            return
         ckpt = model_dict(cfg, model, step, metrics())
-        ckpt.update(optimizer=optimizer.state_dict(), rng=_rng_state(rng),
+        ckpt.update(optimizer=optimizer.state_dict(), rng=states,
                     torch_rng=torch.get_rng_state())
         atomic_save(ckpt, out / "checkpoint.pt")
         if final:  # model.pt appears only when the run ends: it never holds an unfinished model
@@ -194,35 +243,44 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     model.train()
     bar = tqdm(total=tc.steps, initial=step, desc=f"train {cfg.model.name}",
                disable=not progress, dynamic_ncols=True)
-    t0 = time.perf_counter()
+    if batches.reseeded:
+        bar.write(f"resumed on {ranks.world} ranks: {batches.count} pair streams re-seeded at "
+                  f"step {step}")
+    t0, stepping, first = time.perf_counter(), 0.0, step
     while step < tc.steps:
-        batch = next(batches)
-        f, m, fl, ml = (torch.from_numpy(a).to(device) for a in
-                        (batch.fixed_image, batch.moving_image, batch.fixed_label,
-                         batch.moving_label))
-        ddf = model(f, m)
+        ts = time.perf_counter()
+        f, m, fl, ml = _tensors(next(batches), device)
+        ddf = ddp(f, m)
         loss, parts = registration_loss(ddf, fl, ml, cfg.loss, f, m)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # DDP: the gradients are averaged over ranks
         optimizer.step()
         step += 1
         if after_step is not None:
             after_step(model, step)
+        mean_loss, dice_loss = distributed.average([float(loss.detach()), parts["dice_loss"]],
+                                                   ranks)
+        losses.append(mean_loss)
+        stepping += time.perf_counter() - ts
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", dice=f"{1 - parts['dice_loss']:.3f}")
+        bar.set_postfix(loss=f"{mean_loss:.4f}", dice=f"{1 - dice_loss:.3f}")
         if step % tc.eval_every == 0 or step == tc.steps:
             evaluate()
-            bar.write(f"step {step}: held-out Dice {history[-1]['dice']:.3f} "
-                      f"(identity {history[-1]['dice_before']:.3f}), "
-                      f"TRE {history[-1]['tre_mm']:.2f} mm")
+            if history:
+                bar.write(f"step {step}: held-out Dice {history[-1]['dice']:.3f} "
+                          f"(identity {history[-1]['dice_before']:.3f}), "
+                          f"TRE {history[-1]['tre_mm']:.2f} mm")
         if step % tc.checkpoint_every == 0 and step < tc.steps:
             save()
     bar.close()
-    if not history or history[-1]["step"] != step:
+    if ranks.main and (not history or history[-1]["step"] != step):
         evaluate()
     seconds = time.perf_counter() - t0
-    if resume is None or "optimizer" in resume:
-        write_json(out / "train_time.json", {"seconds": seconds, "device": str(device),
-                                             "threads": torch.get_num_threads()}, indent=None)
+    if ranks.main and (resume is None or "optimizer" in resume):
+        write_json(out / "train_time.json", {
+            "seconds": seconds, "device": str(device), "threads": torch.get_num_threads(),
+            "ranks": ranks.world, "steps": step - first, "step_seconds": stepping,
+            "pairs_per_s": (step - first) * tc.batch_size / max(stepping, 1e-9)}, indent=None)
     save(final=True)
+    distributed.barrier(ranks)  # model.pt exists when train returns, on every rank
     return out / "model.pt"

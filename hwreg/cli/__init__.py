@@ -6,7 +6,8 @@ One module per command group adds its subcommands (``add_commands``) and holds t
 :mod:`.compress` (``prune``, ``sweep``). A handler parses nothing itself: it calls the library
 with typed arguments and prints a summary. Nothing heavy is imported until a command runs (the
 CLI starts without torch or FINN), and nothing in :mod:`hwreg` imports this package: its only
-entries are the console script (``hwreg.cli:main``) and ``python -m hwreg.cli``.
+entries are the console script (``hwreg.cli:main``), ``python -m hwreg.cli`` and
+``python -m hwreg`` (what ``torchrun -m hwreg`` runs).
 
 User errors (:class:`~hwreg.errors.UserError`) print one line ``hwreg: error: ...`` on stderr and
 exit with status 2, without a traceback; Ctrl-C exits 130. Everything else is a bug and keeps its

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwreg.cli.common import executor_args
 from hwreg.cli.options import fraction, non_negative_int, positive_float, positive_int
 
 
@@ -30,11 +31,13 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from hwreg.executor import make_executor
     from hwreg.studies.sweep import run_sweep
     from hwreg.studies.sweep_plan import load_sweep_config
 
     cfg = load_sweep_config(args.config)
-    points = run_sweep(cfg, args.out, jobs=args.jobs)
+    executor = make_executor(args.executor, args.jobs, args.address)
+    points = run_sweep(cfg, args.out, executor=executor)
     print(f"{len(points)} points; wrote {args.out / 'table.md'}, {args.out / 'table.csv'} "
           "and the plots")
     return 0
@@ -80,5 +83,7 @@ def add_commands(stages: Any) -> None:
     sw.add_argument("--config", required=True, type=Path, help="sweep YAML (configs/sweep_*)")
     sw.add_argument("--out", required=True, type=Path, help="sweep folder")
     sw.add_argument("--jobs", type=positive_int, default=1,
-                    help="points run in parallel (default 1)")
+                    help="local executor: points run in parallel (default 1)")
+    executor_args(sw)
     sw.set_defaults(handler=_sweep)
+

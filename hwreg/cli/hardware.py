@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hwreg.atomic import atomic_path, require_absent, require_new_folder, staged_dir
+from hwreg.cli.common import executor_args
 from hwreg.cli.options import fraction, positive_float, positive_int
 from hwreg.errors import UserError
 
@@ -50,7 +51,8 @@ def _build(args: argparse.Namespace) -> int:
     from hwreg.config import load_yaml, replace_field
 
     out = Path(args.out)
-    changes: dict[str, Any] = {"board": Board(args.board)}
+    boards = list(dict.fromkeys(Board(b) for b in args.board))
+    changes: dict[str, Any] = {}
     if args.target_fps is not None:
         changes["target_fps"] = args.target_fps
     if args.folding_config is not None:
@@ -58,6 +60,9 @@ def _build(args: argparse.Namespace) -> int:
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     if args.folding_config is not None:
         read_folding_file(args.folding_config)  # its structure now; its nodes in the build
+    if len(boards) > 1 or args.executor != "local":
+        return _build_boards(args, cfg, boards, changes)
+    changes["board"] = boards[0]
     if not args.from_step:
         require_new_folder(out, args.force)
         try:
@@ -71,11 +76,29 @@ def _build(args: argparse.Namespace) -> int:
             export_and_build(model, cfg, stage, to_step=args.to_step)
     else:
         _, cfg = resume_build(out, args.from_step, args.to_step, **changes)
+    _print_estimates(out, cfg.board.value)
+    return 0
+
+
+def _print_estimates(out: Path, board: str) -> None:
     perf = out / "report" / "estimate_network_performance.json"
     if perf.is_file():
         r = json.loads(perf.read_text())
         print(f"{out}: {r['estimated_pairs_per_s']:.1f} pairs/s at {r['clock_MHz']:.0f} MHz, "
-              f"fits {cfg.board.value}: {r['fits']} (report/estimates.md)")
+              f"fits {board}: {r['fits']} (report/estimates.md)")
+
+
+def _build_boards(args: argparse.Namespace, cfg: Any, boards: list[Any],
+                  changes: dict[str, Any]) -> int:
+    from hwreg.executor import make_executor
+    from hwreg.studies.boards import build_boards
+
+    executor = make_executor(args.executor, args.jobs, args.address)
+    grid = tuple(args.grid) if args.grid else None
+    build_boards(args.model, cfg, boards, args.out, grid, args.to_step, args.from_step, changes,
+                 executor, force=args.force)
+    for board in boards:
+        _print_estimates(Path(args.out) / board.value, board.value)
     return 0
 
 
@@ -183,7 +206,9 @@ def add_commands(stages: Any) -> None:
                             description="FINN-builder-style build; steps: "
                                         + ", ".join(STEP_NAMES))
     model_args(bld)
-    bld.add_argument("--board", choices=[b.value for b in Board], default=Board.zcu104.value)
+    bld.add_argument("--board", choices=[b.value for b in Board], default=[Board.zcu104.value],
+                     nargs="+", help="target board(s); several: one build per board in "
+                                     "OUT/<board>, run by --executor")
     bld.add_argument("--target-fps", type=positive_float, help="pairs/s to fold for (default 100)")
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
@@ -192,6 +217,9 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--out", required=True, type=Path, help="build folder")
     bld.add_argument("--force", action="store_true",
                      help="replace an existing build folder (once the new build is complete)")
+    bld.add_argument("--jobs", type=positive_int, default=1,
+                     help="several boards, local executor: builds run in parallel (default 1)")
+    executor_args(bld)
     bld.set_defaults(handler=_build)
 
     emu = stages.add_parser("emulate", help="bit-exact L1/L2/L3 emulation of a build",

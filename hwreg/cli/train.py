@@ -10,15 +10,36 @@ from typing import Any
 from hwreg.cli.options import non_negative_int, positive_int
 
 
+def _torchrun_args(args: argparse.Namespace) -> list[str]:
+    """The ``hwreg train`` arguments of each torchrun process (``--nproc`` left out)."""
+    out = ["train", "--config", str(Path(args.config).resolve()), "--out", str(args.out)]
+    if args.steps is not None:
+        out += ["--steps", str(args.steps)]
+    return out + ["--force"] * args.force + ["--quiet"] * args.quiet
+
+
 def _train(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from hwreg.distributed import torchrun_command, torchrun_ranks
+    from hwreg.errors import UserError
     from hwreg.run import load_run_config
-    from hwreg.train import train
+    from hwreg.train import check_run, train
 
     cfg = load_run_config(args.config)
     if args.steps is not None:
         cfg.train.steps = args.steps
-    path = train(cfg, args.out, force=args.force, progress=not args.quiet)
-    print(f"model written to {path}")
+    ranks = torchrun_ranks()
+    if args.nproc is not None:
+        if args.nproc < 1:
+            raise UserError(f"--nproc: expected at least 1 process, got {args.nproc}")
+        if ranks.distributed:
+            raise UserError("--nproc: already running under torchrun")
+        check_run(cfg, args.out, args.force, args.nproc)  # refuse before starting processes
+        return subprocess.call(torchrun_command(args.nproc, _torchrun_args(args)))
+    path = train(cfg, args.out, force=args.force, progress=not args.quiet, ranks=ranks)
+    if ranks.main:
+        print(f"model written to {path}")
     return 0
 
 
@@ -56,6 +77,9 @@ def add_commands(stages: Any) -> None:
     tr.add_argument("--steps", type=non_negative_int, default=None, help="override train.steps")
     tr.add_argument("--force", action="store_true", help="start over in an existing run folder")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--nproc", type=int, default=None, metavar="N",
+                    help="train in N data-parallel processes on this machine (runs torchrun; "
+                         "gloo on the CPU, NCCL on GPUs); the global batch is train.batch_size")
     tr.set_defaults(handler=_train)
 
     ev = stages.add_parser(

@@ -4,7 +4,10 @@ The points and how each is made are planned in :mod:`.sweep_plan`. Each point is
 (spawned) process by the library, as ``hwreg train|prune`` would make it (:func:`hwreg.train.train`
 or :func:`hwreg.prune.run_prune` of its :class:`~.sweep_plan.PruneSpec`), then evaluated as
 ``hwreg evaluate`` would on the same held-out pairs (the shared data split, ``eval_pairs`` at
-most); up to ``jobs`` run at once, each as soon as the point it starts from is done. Point ``P``
+most), each as soon as the point it starts from is done, by an :class:`~hwreg.executor.Executor`:
+local processes (``jobs`` at once, the default) or Ray tasks that declare their resources (the
+run's ``train.threads`` CPUs, at least 1, and a GPU when it trains on one). A point that fails is
+reported with its error while the others go on. Point ``P``
 lives in ``DIR/points/P`` (a run folder; a failure's traceback in ``DIR/points/P.log``); a
 finished point (``model.pt``, written only when its run ends, and ``eval/metrics.json``) is
 skipped on a re-run, an interrupted one resumes. The results are ``DIR/table.csv``,
@@ -14,14 +17,14 @@ skipped on a re-run, an interrupted one resumes. The results are ``DIR/table.csv
 
 from __future__ import annotations
 
-import multiprocessing
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from hwreg.compile.boards import Board
 from hwreg.errors import UserError
+from hwreg.executor import Executor, Resources, describe_failure
+from hwreg.run import Device
 from hwreg.studies.sweep_plan import Point, SweepConfig, plan
 from hwreg.studies.sweep_report import write_report
 
@@ -86,9 +89,19 @@ def make_point(point: Point, pts: Path, eval_pairs: int | None,
     return point.name
 
 
+def point_resources(cfg: SweepConfig, gpus: float) -> Resources:
+    """What every point of ``cfg`` needs: its training threads (at least one CPU) and a GPU
+    when it trains on CUDA (``device: cuda``, or ``auto`` where the executor has ``gpus``)."""
+    tc = cfg.run.train
+    on_gpu = tc.device == Device.cuda or (tc.device == Device.auto and gpus > 0)
+    return Resources(cpus=max(1, tc.threads), gpus=1.0 if on_gpu else 0.0)
+
+
 def run_sweep(cfg: SweepConfig, out: str | Path, jobs: int = 1,
-              log: Callable[[str], None] = print) -> list[Point]:
-    """Make and evaluate every point (``jobs`` at once), then write the table and plots."""
+              log: Callable[[str], None] = print, executor: Executor | None = None
+              ) -> list[Point]:
+    """Make and evaluate every point (by ``executor``; default: ``jobs`` local processes),
+    then write the table and plots."""
     cfg.validate()
     out = Path(out).resolve()
     points = plan(cfg, out)
@@ -100,14 +113,15 @@ def run_sweep(cfg: SweepConfig, out: str | Path, jobs: int = 1,
         log(f"[skip] {name}: already finished")
     todo = [p for p in points if p.name not in done]
     running: dict[Future[str], Point] = {}
-    spawn = multiprocessing.get_context("spawn")  # a fresh process per point (no forked torch)
-    with ProcessPoolExecutor(max(1, jobs), mp_context=spawn, max_tasks_per_child=1) as pool:
+    with executor or Executor(jobs) as ex:
+        need = point_resources(cfg, ex.gpus())
         while todo or running:
             for p in [p for p in todo if p.depends is None or p.depends in done]:
-                if len(running) >= max(1, jobs):
+                if len(running) >= ex.slots:
                     break
                 todo.remove(p)
-                running[pool.submit(make_point, p, pts, cfg.eval_pairs, board)] = p
+                running[ex.submit(make_point, p, pts, cfg.eval_pairs, board,
+                                  resources=need)] = p
             blocked = [p for p in todo if p.depends in failed]
             for p in blocked:
                 todo.remove(p)
@@ -124,8 +138,9 @@ def run_sweep(cfg: SweepConfig, out: str | Path, jobs: int = 1,
                     log(f"[{len(done)}/{len(points)}] {p.name} done")
                 except Exception as exc:  # a failed point must not stop the others
                     failed.append(p.name)
-                    (pts / f"{p.name}.log").write_text("".join(traceback.format_exception(exc)))
-                    log(f"[fail] {p.name}: {type(exc).__name__}: {exc} (see {p.name}.log)")
+                    line, report = describe_failure(exc)
+                    (pts / f"{p.name}.log").write_text(report)
+                    log(f"[fail] {p.name}: {line} (see {p.name}.log)")
     write_report(points, out, cfg)
     if failed:
         raise UserError(f"{len(failed)} of {len(points)} points failed: {', '.join(failed)}")

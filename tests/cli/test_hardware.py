@@ -46,3 +46,24 @@ def test_export_build_emulate_cli(tmp_path, capsys) -> None:
 def test_bad_model_spec_is_a_user_error(tmp_path) -> None:
     with pytest.raises(UserError, match="no such model file or shipped model name"):
         load_model_spec(str(tmp_path / "missing.pt"))
+
+
+@pytest.mark.slow
+def test_build_for_several_boards(tmp_path, capsys) -> None:
+    """``--board A B``: one build per board in OUT/<board>, by the local executor; a board whose
+    build fails is reported while the other finishes."""
+    out = tmp_path / "boards"
+    assert _run(["build", "--model", "random:tiny:w4a4:h0", "--grid", "8", "8", "8", "--board",
+                 "Pynq-Z2", "KV260", "--to-step", "step_tidy", "--jobs", "2",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for board in ("Pynq-Z2", "KV260"):
+        saved = (out / board / "build_config.yaml").read_text()
+        assert f"board: {board}" in saved and f"[done] {board}: {out / board}" in printed
+    # resuming both from a step whose input one of them lacks: that board fails, alone
+    (out / "KV260" / "build_config.yaml").unlink()
+    with pytest.raises(UserError, match="1 of 2 boards failed: KV260"):
+        _run(["build", "--model", "random:tiny:w4a4:h0", "--board", "Pynq-Z2", "KV260",
+              "--from-step", "step_tidy", "--to-step", "step_tidy", "--out", str(out)])
+    assert "[done] Pynq-Z2" in capsys.readouterr().out
+    assert "build_config.yaml: not found; cannot resume" in (out / "KV260.log").read_text()

@@ -101,6 +101,9 @@ def test_raising_steps_extends_a_finished_run_exactly(ibsr_dataset: Callable[...
     whole = read_model_file(train(tiny_run_config(root, steps=6), tmp_path / "a", progress=False))
     run = tmp_path / "b"
     assert read_model_file(train(tiny_run_config(root, steps=4), run, progress=False))["step"] == 4
+    kept = (run / "checkpoint.pt").read_bytes()
+    train(tiny_run_config(root, steps=4), run, progress=False)  # finished: nothing to do
+    assert (run / "checkpoint.pt").read_bytes() == kept  # its optimizer state is not reset
     extended = read_model_file(train(tiny_run_config(root, steps=6), run, progress=False))
     assert extended["step"] == whole["step"] == 6
     for key, value in whole["state_dict"].items():

@@ -20,7 +20,7 @@ from pathlib import Path
 from hwreg.compile.boards import Board
 from hwreg.compress import Schedule
 from hwreg.config import dump_yaml, load_yaml
-from hwreg.errors import ConfigError
+from hwreg.errors import ConfigError, UserError
 from hwreg.model import BIT_WIDTHS
 from hwreg.prune import FLOAT, parse_bits, prune_config
 from hwreg.run import RunConfig
@@ -77,7 +77,15 @@ class SweepConfig:
 def load_sweep_config(path: str | Path) -> SweepConfig:
     """Load and validate a sweep YAML (paths resolve against its folder)."""
     cfg = load_yaml(SweepConfig, path)
-    cfg.validate()
+    try:
+        cfg.validate()
+        for key in ("float_steps", "quant_steps", "finetune_steps"):
+            if getattr(cfg, key) < 0:
+                raise ConfigError(f"{key}: expected >= 0, got {getattr(cfg, key)}")
+        if cfg.finetune_lr is not None and cfg.finetune_lr <= 0:
+            raise ConfigError(f"finetune_lr: expected > 0, got {cfg.finetune_lr}")
+    except UserError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return cfg
 
 

@@ -336,6 +336,31 @@ for _kind in ("other-architecture", "nan-weights", "garbage"):
     case(f"emulate-model-{_kind}")(_emu_model)
 
 
+for _kind in ("other-architecture", "nan-weights", "pickle-payload"):
+    def _prune(w: World, d: Path, make=BAD_MODELS[_kind]) -> tuple[list[str], str]:
+        m = make(w, d)
+        return (["prune", "--model", str(m), "--sparsity", "0.5", "--data", str(w.data),
+                 "--out", str(d / "p"), "--quiet"], m.name)
+
+    case(f"prune-model-{_kind}")(_prune)
+
+BAD_SWEEPS: dict[str, str] = {
+    "binary": "\x00\xff",
+    "bits-without-float": "bits: [4]\n",
+    "sparsity-one": "sparsities: [0.0, 1.0]\n",
+    "steps-negative": "float_steps: -5\n",
+    "run-lr-nan": "run:\n  train:\n    lr: .nan\n",
+    "unknown-key": "colour: blue\n",
+}
+
+for _kind, _text in BAD_SWEEPS.items():
+    def _sweep(w: World, d: Path, text=_text) -> tuple[list[str], str]:
+        (d / "sweep.yaml").write_bytes(text.encode("latin-1"))
+        return ["sweep", "--config", str(d / "sweep.yaml"), "--out", str(d / "sw")], "sweep.yaml"
+
+    case(f"sweep-config-{_kind}")(_sweep)
+
+
 # ---- folding JSON: build --folding-config ---------------------------------------------------
 BAD_FOLDING: dict[str, bytes] = {
     "invalid-json": b"{\"MVAU_0\": {\"PE\": 2,,}}",

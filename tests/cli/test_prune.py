@@ -33,10 +33,15 @@ def test_prune_command_writes_run_folder(ibsr_dataset: Callable[..., Path], tmp_
 def test_prune_command_user_errors(ibsr_dataset: Callable[..., Path], tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     src = train(tiny_run_config(ibsr_dataset(n=5), steps=0), tmp_path / "src", progress=False)
-    assert main(["prune", "--model", str(src), "--sparsity", "1.5", "--out",
-                 str(tmp_path / "r")]) == 2
+    with pytest.raises(SystemExit) as refused:  # refused by the option's type, before loading
+        main(["prune", "--model", str(src), "--sparsity", "1.5", "--out", str(tmp_path / "r")])
+    assert refused.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "hwreg: error: prune: sparsities must be in [0, 1), got [1.5]")
+        "hwreg: error: argument --sparsity: expected a value >= 0 and < 1, got '1.5' "
+        "(see 'hwreg prune --help')")
+    assert main(["prune", "--model", str(src), "--sparsity", "0.5", "--stages", "0.7",
+                 "--schedule", "iterative", "--out", str(tmp_path / "r")]) == 2
+    assert "prune.stages: must increase up to prune.sparsity" in capsys.readouterr().err
     assert main(["prune", "--model", str(src), "--sparsity", "0.5", "--bits", "5", "--out",
                  str(tmp_path / "r")]) == 2
     assert "model.weight_bits: 5 is not one of" in capsys.readouterr().err

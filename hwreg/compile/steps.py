@@ -3,7 +3,9 @@
 Each step's output is saved as ``BUILD/intermediate_models/<step>.onnx`` and its wall time in
 ``BUILD/time_per_step.json``; a build resumes from any step (``from_step``) by loading the model
 the previous step saved. Steps that need Vivado come last and are skipped, with one message,
-when ``vivado`` is not on PATH. The config is saved as ``BUILD/build_config.yaml``.
+when ``vivado`` is not on PATH. The config is saved as ``BUILD/build_config.yaml``. After the
+steps, a build with estimates is drawn as ``BUILD/report/dataflow.svg``/``.png``
+(:mod:`hwreg.compile.dataflow`).
 """
 
 from __future__ import annotations
@@ -182,6 +184,11 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
         times[step.__name__] = time.perf_counter() - t0
         model.save(str(inter / f"{step.__name__}.onnx"))
         times_path.write_text(json.dumps(times, indent=2))
+    if (build_dir / "report" / "estimate_layer_resources_cycles.json").is_file():
+        # the accelerator drawn (report/dataflow.svg, .png), with whatever FIFO depths exist now
+        from hwreg.compile.dataflow import write_build_dataflow
+
+        write_build_dataflow(build_dir, ModelWrapper(str(hw_graph_path(build_dir))), model)
     return model
 
 

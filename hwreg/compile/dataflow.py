@@ -242,7 +242,8 @@ def draw_dataflow(layers: list[Layer], streams: list[Stream], stem: Path, title:
         fig.text(0.5, 0.1 / height, note, ha="center", va="bottom", fontsize=9)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
-    write_with(paths[0], lambda f: fig.savefig(f, format="svg"))
+    with plt.rc_context({"svg.fonttype": "none"}):  # text stays text: searchable, smaller
+        write_with(paths[0], lambda f: fig.savefig(f, format="svg"))
     write_with(paths[1], lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
     return paths

@@ -27,8 +27,10 @@ from typing import Any
 
 from hwreg.atomic_write import write_with
 
+#: A FIFO at least this deep (entries) is labelled in bold: it costs real memory.
+DEEP_FIFO = 1024
 #: Boxes per row of the serpentine.
-PER_ROW = 5
+PER_ROW = 4
 #: Short display names of the op types (the node name keeps its index).
 SHORT_OPS = {"ConvolutionInputGenerator3D_hwreg": "SWG3D", "UpsampleNearest3D_hwreg": "Upsample3D"}
 #: What each op does, for the box's second line.
@@ -175,7 +177,7 @@ def draw_dataflow(layers: list[Layer], streams: list[Stream], stem: Path, title:
     index = {n: i for i, n in enumerate(order)}
     per_row = min(PER_ROW, len(order))
     rows = -(-len(order) // per_row)
-    bw, bh, pitch_x, pitch_y = 2.1, 1.05, 3.0, 2.0  # inches: box, column and row pitch
+    bw, bh, pitch_x, pitch_y = 2.3, 1.15, 3.25, 2.1  # inches: box, column and row pitch
     worst = max((la.cycles for la in layers), default=0)
     cmap, norm = plt.get_cmap("YlOrRd"), Normalize(0, 1)
 
@@ -200,28 +202,29 @@ def draw_dataflow(layers: list[Layer], streams: list[Stream], stem: Path, title:
                                     boxstyle="round,pad=0.02,rounding_size=0.08",
                                     facecolor=cmap(norm(share)), edgecolor="red" if hot else "0.3",
                                     linewidth=2.5 if hot else 0.8))
-        ax.text(x, y, _box_text(la, worst), ha="center", va="center", fontsize=9.5,
+        ax.text(x, y, _box_text(la, worst), ha="center", va="center", fontsize=10.5,
                 linespacing=1.35, color="white" if share > 0.7 else "black")
     for term in ("in", "out"):
         x, y = centre(term)
         ax.text(x, y, "input\n(host, NDHWC)" if term == "in" else "output\n(DDF codes)",
-                ha="center", va="center", fontsize=9.5,
+                ha="center", va="center", fontsize=10.5,
                 bbox={"boxstyle": "round,pad=0.4", "facecolor": "0.92", "edgecolor": "0.5"})
     lane = 0
     for s in streams:
         (x0, y0), (x1, y1) = centre(s.src), centre(s.dst)
         step = index[s.dst] - index[s.src]
+        weight = "bold" if (s.fifo or 0) >= DEEP_FIFO else "normal"
         arrow = {"arrowstyle": "-|>", "mutation_scale": 12, "linewidth": 1.2, "color": "0.15"}
         if step == 1 and y0 == y1:  # next in the same row
             sign = 1 if x1 > x0 else -1
             ax.add_patch(FancyArrowPatch((x0 + sign * bw / 2, y0), (x1 - sign * bw / 2, y1),
                                          **arrow))
             ax.text((x0 + x1) / 2, y0 + 0.06, _stream_label(s), ha="center", va="bottom",
-                    fontsize=8.5, color="0.1")
+                    fontsize=9.5, color="0.1", fontweight=weight)
         elif step == 1:  # row turn: straight down
             ax.add_patch(FancyArrowPatch((x0, y0 - bh / 2), (x1, y1 + bh / 2), **arrow))
             ax.text(x0 + 0.1, (y0 + y1) / 2, _stream_label(s).replace("\n", ", "),
-                    ha="left", va="center", fontsize=8.5)
+                    ha="left", va="center", fontsize=9.5, fontweight=weight)
         else:  # a skip: down into the gap, out to a margin lane, down, in above the consumer
             lane += 1
             lx = width - margin + 0.4 * lane
@@ -230,16 +233,16 @@ def draw_dataflow(layers: list[Layer], streams: list[Stream], stem: Path, title:
             ax.plot(xs, ys, color="tab:blue", linewidth=1.6, linestyle="--")
             ax.add_patch(FancyArrowPatch((x1, gy1), (x1, y1 + bh / 2), arrowstyle="-|>",
                                          mutation_scale=12, linewidth=1.6, color="tab:blue"))
-            ax.text((x0 + lx) / 2, gy0 - 0.05, "skip stream: " + _stream_label(s).replace(
-                "\n", ", "), ha="center", va="top", fontsize=9, color="tab:blue",
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
-    ax.set_title(title, fontsize=12, loc="left", x=0.02)
+            ax.text(x0 + 0.15, gy0 - 0.05, "skip stream: " + _stream_label(s).replace(
+                "\n", ", "), ha="left", va="top", fontsize=10, color="tab:blue",
+                fontweight=weight, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.set_title(title, fontsize=13, loc="left", x=0.02)
     cax = fig.add_axes((0.3, 0.75 / height, 0.4, 0.15 / height))
     bar = fig.colorbar(ScalarMappable(norm, cmap), cax=cax, orientation="horizontal")
     bar.set_label("box colour: expected cycles / bottleneck cycles (red border: the bottleneck)",
-                  fontsize=9)
+                  fontsize=10)
     if note:
-        fig.text(0.5, 0.1 / height, note, ha="center", va="bottom", fontsize=9)
+        fig.text(0.5, 0.1 / height, note, ha="center", va="bottom", fontsize=10)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
     with plt.rc_context({"svg.fonttype": "none"}):  # text stays text: searchable, smaller
@@ -278,7 +281,7 @@ def write_build_dataflow(build_dir: str | Path, hw_graph: Any, final_graph: Any 
     layers, streams = dataflow_graph(hw_graph, layers_est, depths)
     title = f"{build_dir.name}: dataflow of {len(layers)} hardware layers"
     if perf:
-        title += (f" on {perf.get('part', '?')} at {perf.get('clock_MHz', 0):.0f} MHz; "
+        title += (f" on {perf.get('part', '?')} at {perf.get('clock_MHz', 0):.0f} MHz\n"
                   f"bottleneck {_short(perf['bottleneck_layer'])} "
                   f"({perf['bottleneck_cycles']:,} cycles) -> "
                   f"{perf['estimated_pairs_per_s']:.1f} pairs/s")

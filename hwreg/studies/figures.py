@@ -47,7 +47,7 @@ def registration_figure(fixed: np.ndarray, moving: np.ndarray, warped: np.ndarra
                                (axes[2], warped, warped_labels, "warped moving")):
         ax.imshow(img[:, :, z].T, origin="lower", cmap="gray")  # x right, y up
         _contours(ax, lab[:, :, z])
-        ax.set_title(name)
+        ax.set_title(name, fontsize=14)
     # the deformed grid: voxel p drawn at p + ddf(p) (in-plane components 0 and 1)
     grid_ax = axes[3]
     px, py = np.meshgrid(np.arange(fixed.shape[0]), np.arange(fixed.shape[1]), indexing="ij")
@@ -58,14 +58,14 @@ def registration_figure(fixed: np.ndarray, moving: np.ndarray, warped: np.ndarra
     for j in range(0, fixed.shape[1], step):
         grid_ax.plot(qx[:, j], qy[:, j], "b-", linewidth=0.5)
     grid_ax.set_aspect("equal")
-    grid_ax.set_title("DDF (deformed grid)")
+    grid_ax.set_title("DDF (deformed grid)", fontsize=14)
     im = axes[4].imshow(jac[:, :, z].T, origin="lower", cmap="RdBu_r", vmin=0, vmax=2)
-    axes[4].set_title("Jacobian determinant")
+    axes[4].set_title("Jacobian determinant", fontsize=14)
     fig.colorbar(im, ax=axes[4], fraction=0.046)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title)
+    fig.suptitle(title, fontsize=16)
     return _save(fig, path)
 
 
@@ -77,7 +77,8 @@ def structure_dice_figure(values: Mapping[str, Mapping[str, float]], names: Mapp
     is drawn as a black tick per structure. Structures are sorted by the first model's Dice
     (best at the top), one colour per model. Writes a PNG and returns its path."""
     models = list(values)
-    ids = sorted({k for v in values.values() for k in v},
+    present = {k for v in values.values() for k, d in v.items() if np.isfinite(d)}
+    ids = sorted(present,  # structures absent from every pair (all nan) are left out
                  key=lambda k: -np.nan_to_num(values[models[0]].get(k, np.nan), nan=-1.0))
     height = 0.8 / max(1, len(models))
     fig, ax = plt.subplots(figsize=(9, 1.4 + len(ids) * (0.1 + 0.09 * len(models))))
@@ -90,8 +91,9 @@ def structure_dice_figure(values: Mapping[str, Mapping[str, float]], names: Mapp
         ax.plot([before.get(i, np.nan) for i in ids], y, "|", color="black", markersize=10,
                 markeredgewidth=1.5, label="before registration")
     ax.set_yticks(y, [names.get(i, f"label {i}") for i in ids], fontsize=9)
-    ax.invert_yaxis()  # best structure at the top
+    ax.set_ylim(len(ids) - 0.5, -0.5)  # best structure at the top
     ax.set_xlim(0, 1)
+    ax.tick_params(axis="x", labeltop=True, top=True)  # a tall figure: the scale on both sides
     ax.set_xlabel("Dice overlap (0 = none, 1 = perfect; unitless)")
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title)

@@ -11,6 +11,7 @@ embedded. Files are written atomically.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _numeric(cells: list[str]) -> bool:
+    """True when every cell of a column reads as a number (right-aligned in the tables)."""
+    return bool(cells) and all(re.match(r"^[-+]?(\d|nan$)", c) for c in cells)
+
+
 def _to_markdown(blocks: list[Block]) -> str:
     """The report as Markdown; fragments from other stages (``md``) get their headings demoted
     below the report's sections; figures are an image and an italic caption paragraph."""
@@ -61,7 +67,8 @@ def _to_markdown(blocks: list[Block]) -> str:
         elif kind == "table":
             headers, rows = body
             lines += ["| " + " | ".join(_cell(h) for h in headers) + " |",
-                      "|" + "---|" * len(headers)]
+                      "|" + "".join("---:|" if _numeric([r[k] for r in rows]) else "---|"
+                                    for k in range(len(headers)))]
             lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
             lines.append("")
         elif kind == "img":

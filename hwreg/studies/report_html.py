@@ -23,8 +23,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:
 margin:2em auto;padding:0 1em;line-height:1.45;color:#222}
 h1{border-bottom:2px solid #444;padding-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:1em 0;font-size:13px;display:block;overflow-x:auto}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:right;white-space:nowrap}
-th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;white-space:nowrap}
+th{background:#f2f2f2;white-space:normal;vertical-align:bottom}
 tr:nth-child(even) td{background:#fafafa}
 img{max-width:100%;height:auto;display:block;margin:1em auto 0}
 p>em:only-child{display:block;color:#555;font-size:14px;margin-bottom:1.5em}

@@ -9,6 +9,7 @@ dense float32 conv weights (sparse index overhead not counted).
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
@@ -188,15 +189,19 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[str, Any]]:
-    """Write ``table.csv``, ``table.md`` and the plots for the finished points; returns rows."""
+    """Write ``table.csv``, ``table.md`` and the plots for the finished points (atomically);
+    returns rows."""
+    from hwreg.atomic_write import write_atomic
+
     rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
     add_float_differences(rows)
-    with (out / "table.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, *HW_COLUMNS], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=[*COLUMNS, *HW_COLUMNS], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(out / "table.csv", table.getvalue())
     grid = {p.name for p in points if p.grid}
-    (out / "table.md").write_text(table_markdown(rows, grid, cfg.eval_pairs))
+    write_atomic(out / "table.md", table_markdown(rows, grid, cfg.eval_pairs))
     grid_rows = [r for r in rows if r["point"] in grid and math.isfinite(r["dice_mean"])]
     if grid_rows:
         write_plots(grid_rows, out)

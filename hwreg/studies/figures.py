@@ -61,7 +61,7 @@ def registration_figure(fixed: np.ndarray, moving: np.ndarray, warped: np.ndarra
     grid_ax.set_title("DDF (deformed grid)", fontsize=14)
     im = axes[4].imshow(jac[:, :, z].T, origin="lower", cmap="RdBu_r", vmin=0, vmax=2)
     axes[4].set_title("Jacobian determinant", fontsize=14)
-    fig.colorbar(im, ax=axes[4], fraction=0.046)
+    fig.colorbar(im, ax=axes[4], fraction=0.046).set_label("det J (unitless; <= 0: folding)")
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])

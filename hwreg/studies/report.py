@@ -99,7 +99,7 @@ def _registration_figure(out: Path, data: Path) -> Path | None:
     return registration_figure(
         fixed.image, moving.image, warp_image_np(moving.image, ddf), fixed.labels,
         moving.labels, warp_labels_np(moving.labels, ddf), ddf, out / "fig_registration.png",
-        f"demo-w4a4: {moving.id} -> {fixed.id} (held out)")
+        f"demo-w4a4: {moving.id} -> {fixed.id} (held out; axial mid slice, one pixel per voxel)")
 
 
 def write_report(out: Path, data: Path, full: bool = False, embed_images: bool = True) -> Path:

@@ -245,8 +245,9 @@ def draw_dataflow(layers: list[Layer], streams: list[Stream], stem: Path, title:
         fig.text(0.5, 0.1 / height, note, ha="center", va="bottom", fontsize=10)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
-    with plt.rc_context({"svg.fonttype": "none"}):  # text stays text: searchable, smaller
-        write_with(paths[0], lambda f: fig.savefig(f, format="svg"))
+    # text stays text (searchable, smaller); fixed ids: the same build draws the same file
+    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "hwreg"}):
+        write_with(paths[0], lambda f: fig.savefig(f, format="svg", metadata={"Date": None}))
     write_with(paths[1], lambda f: fig.savefig(f, format="png", dpi=100))
     plt.close(fig)
     return paths

@@ -184,8 +184,9 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
         times[step.__name__] = time.perf_counter() - t0
         model.save(str(inter / f"{step.__name__}.onnx"))
         times_path.write_text(json.dumps(times, indent=2))
-    if (build_dir / "report" / "estimate_layer_resources_cycles.json").is_file():
+    if stop > STEP_NAMES.index("step_estimates"):
         # the accelerator drawn (report/dataflow.svg, .png), with whatever FIFO depths exist now
+        # (only when the estimates are of this graph: a run stopped before them keeps old ones)
         from hwreg.compile.dataflow import write_build_dataflow
 
         write_build_dataflow(build_dir, ModelWrapper(str(hw_graph_path(build_dir))), model)

@@ -16,7 +16,7 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 
 from hwreg.compile.dataflow import dataflow_graph, read_fifo_depths, write_build_dataflow
-from hwreg.compile.steps import hw_graph_path
+from hwreg.compile.steps import hw_graph_path, resume_build
 from hwreg.data.labels import ibsr_label_names, read_label_names
 from hwreg.studies.report import write_report
 from hwreg.studies.report_html import markdown_to_html, shift_headings
@@ -232,7 +232,16 @@ def test_dataflow_from_fifo_depths_json(tiny_build, tmp_path: Path) -> None:
     (copy / "fifo_depths.json").write_text(json.dumps(
         {"fifos": {first: {"depth": 4321, "width": 8}, "fifo_t_global_in": 17}}))
     assert read_fifo_depths(copy / "fifo_depths.json")[first] == 4321
-    svg, png = write_build_dataflow(copy, hw)
+    svg = copy / "report" / "dataflow.svg"
+    before = svg.read_text()
+    resume_build(copy, "step_set_folding", "step_set_folding")  # stops before the estimates
+    assert svg.read_text() == before  # not redrawn from estimates of another graph
+    resume_build(copy, "step_estimates", "step_estimates")  # the build redraws itself
     text = svg.read_text()
+    # two streams sized now (the rest still "FIFO ?"), and the note no longer says "FIFO ?:"
+    assert text.count("FIFO ?") == before.count("FIFO ?") - 3
     assert "FIFO 4,321" in text and "FIFO 17" in text and "from fifo_depths.json" in text
-    assert png.read_bytes()[:8] == PNG
+    assert (copy / "report" / "dataflow.png").read_bytes()[:8] == PNG
+    # the diagram's own entry point, to another place
+    svg2, png2 = write_build_dataflow(copy, hw, stem=tmp_path / "d")
+    assert svg2.read_text() == text and png2.stat().st_size > 5000

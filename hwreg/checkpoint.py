@@ -10,15 +10,14 @@ untrained model with a non-trivial head, for trying the flow.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from hwreg.atomic import atomic_path
 from hwreg.config import from_dict
 from hwreg.errors import UserError
 from hwreg.model import ModelConfig, RegNet, build_model
@@ -31,15 +30,8 @@ SHIPPED = ("demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1", "demo-w4
 
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temp file in the same folder, then rename (never half-written)."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def resolve_model(ref: str | Path) -> Path:
@@ -69,11 +61,43 @@ def read_model_file(path: Path) -> dict[str, Any]:
     return ckpt
 
 
-def model_from_checkpoint(ckpt: dict[str, Any]) -> tuple[RegNet, RunConfig]:
-    """Rebuild the network of a model file dict and load its weights (strictly)."""
-    cfg = from_dict(RunConfig, ckpt["config"])
+def load_state(model: RegNet, state_dict: Any, where: str | Path) -> None:
+    """Load ``state_dict`` into ``model`` strictly, or raise a one-line UserError naming
+    ``where``: keys missing or unexpected, a tensor of another shape (another architecture or
+    bit width), or NaN/Inf weights."""
+    if not isinstance(state_dict, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise UserError(f"{where}: the state_dict is not a mapping of tensors")
+    bad = [k for k, v in state_dict.items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"{where}: weight '{bad[0]}' has NaN/Inf values")
+    own = model.state_dict()
+    shape = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
+    if shape:
+        k = shape[0]
+        raise UserError(f"{where}: weights do not fit the architecture it names: '{k}' has shape "
+                        f"{list(state_dict[k].shape)}, expected {list(own[k].shape)} (another "
+                        "architecture or bit width?)")
+    try:  # Brevitas' own hooks accept its lazily created quantizer scales; torch lists the rest
+        model.load_state_dict(state_dict, strict=True)
+    except RuntimeError as exc:
+        reason = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+        raise UserError(f"{where}: weights do not fit the architecture it names: "
+                        f"{reason[:200]} (another architecture or bit width?)") from None
+
+
+def model_from_checkpoint(ckpt: dict[str, Any],
+                          where: str | Path = "model file") -> tuple[RegNet, RunConfig]:
+    """Rebuild the network of a model file dict and load its weights (strictly); a fault is a
+    UserError naming ``where``."""
+    try:
+        cfg = from_dict(RunConfig, ckpt.get("config"))
+        cfg.model.validate()
+    except UserError as exc:
+        raise UserError(f"{where}: invalid config in the model file: {exc}") from None
     model = build_model(cfg.model)
-    model.load_state_dict(ckpt["state_dict"], strict=True)
+    load_state(model, ckpt.get("state_dict"), where)
     model.eval()
     return model, cfg
 
@@ -82,7 +106,7 @@ def load_model(ref: str | Path) -> tuple[RegNet, RunConfig, dict[str, Any]]:
     """Load a trained model by name or path: (network in eval mode, its run config, file dict)."""
     path = resolve_model(ref)
     ckpt = read_model_file(path)
-    model, cfg = model_from_checkpoint(ckpt)
+    model, cfg = model_from_checkpoint(ckpt, path)
     return model, cfg, ckpt
 
 
@@ -93,7 +117,10 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
     are copied too where the source has them with the same shape (e.g. a quantized model of the
     same bit widths), else left to initialise from statistics. Returns the copied names.
     """
-    source = read_model_file(resolve_model(ref))["state_dict"]
+    source = read_model_file(resolve_model(ref)).get("state_dict")
+    if not isinstance(source, dict) or not all(isinstance(v, torch.Tensor)
+                                               for v in source.values()):
+        raise UserError(f"{ref}: the state_dict is not a mapping of tensors")
     own = model.state_dict()
     wanted = [k for k in own if k.endswith(("weight", "bias")) and "quant" not in k]
     missing = [k for k in wanted if k not in source or source[k].shape != own[k].shape]
@@ -104,6 +131,10 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
     tensors = {**dict(model.named_parameters()), **dict(model.named_buffers()), **own}
     extra = [k for k, v in tensors.items()
              if k not in wanted and k in source and source[k].shape == v.shape]
+    bad = [k for k in [*wanted, *extra] if source[k].is_floating_point()
+           and not bool(torch.isfinite(source[k]).all())]
+    if bad:
+        raise UserError(f"{ref}: weight '{bad[0]}' has NaN/Inf values")
     model.load_state_dict({k: source[k] for k in [*wanted, *extra]}, strict=False)
     return wanted
 
@@ -128,9 +159,18 @@ def random_model(preset: str, weight_bits: int, act_bits: int, head_level: int =
 def load_model_and_config(spec: str) -> tuple[RegNet, RunConfig | None]:
     """The model named by ``spec`` (a model file, run folder, shipped name or ``random:...``)
     and its :class:`RunConfig` (None for a random model)."""
-    m = _RANDOM.match(spec)
-    if m:
-        return random_model(m.group(1), int(m.group(2)), int(m.group(3)),
+    if spec.startswith("random:"):
+        m = _RANDOM.match(spec)
+        if m is None:
+            raise UserError(f"--model {spec}: expected random:<preset>:w<W>a<A>[:h<0|1>]")
+        try:
+            cfg = from_dict(ModelConfig, {"preset": m.group(1), "weight_bits": int(m.group(2)),
+                                          "act_bits": int(m.group(3)),
+                                          "head_level": int(m.group(4) or 0)})
+            cfg.validate()
+        except UserError as exc:
+            raise UserError(f"--model {spec}: {exc}") from None
+        return random_model(cfg.preset, int(m.group(2)), int(m.group(3)),
                             int(m.group(4) or 0)), None
     model, cfg, _ = load_model(spec)
     return model, cfg

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+from hwreg.atomic import write_text
 from hwreg.errors import ConfigError, UserError
 
 T = TypeVar("T")
@@ -135,6 +138,53 @@ class DataConfig:
         """The label ids in use (the 32 IBSR ids when ``label_ids`` is unset)."""
         return tuple(self.label_ids) if self.label_ids else IBSR_LABEL_IDS
 
+    def validate(self) -> None:
+        """Raise ConfigError on a value out of range (see :data:`DATA_RULES`)."""
+        check_rules(self, DATA_RULES, "data.")
+
+
+#: A range rule: the predicate a value must satisfy and what it means, e.g.
+#: ``(lambda v: v > 0, "> 0")``.
+Rule = tuple[Callable[[Any], bool], str]
+
+#: Range rules of :class:`DataConfig` (types are checked on loading; these are the values).
+DATA_RULES: dict[str, Rule] = {
+    "grid_shape": (lambda v: all(s >= 1 for s in v), "each axis >= 1"),
+    "grid_spacing": (lambda v: v > 0, "> 0 mm"),
+    "label_ids": (lambda v: v is None or (all(i > 0 for i in v) and len(set(v)) == len(v)),
+                  "distinct ids > 0 (0 is the background)"),
+    "n_train": (lambda v: v >= 0, ">= 0"),
+    "n_test": (lambda v: v >= 2, ">= 2 (held-out pairs need two subjects)"),
+    "atlas.rotation_deg": (lambda v: v >= 0, ">= 0"),
+    "atlas.scale": (lambda v: v >= 0, ">= 0"),
+    "atlas.translation_mm": (lambda v: v >= 0, ">= 0"),
+    "atlas.warp_mm": (lambda v: v >= 0, ">= 0"),
+    "atlas.control_mm": (lambda v: len(v) > 0 and all(c > 0 for c in v), "non-empty, each > 0"),
+    "atlas.bias": (lambda v: v >= 0, ">= 0"),
+    "atlas.gamma": (lambda v: v >= 0, ">= 0"),
+    "atlas.noise": (lambda v: v >= 0, ">= 0"),
+    "atlas.blur": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    "atlas.anatomy_rotation_deg": (lambda v: v >= 0, ">= 0"),
+    "atlas.anatomy_scale": (lambda v: v >= 0, ">= 0"),
+    "atlas.anatomy_warp_mm": (lambda v: v >= 0, ">= 0"),
+    "atlas.anatomy_control_mm": (lambda v: len(v) > 0 and all(c > 0 for c in v),
+                                 "non-empty, each > 0"),
+    "atlas.flip": (lambda v: len(v) == 3 and all(0 <= p <= 1 for p in v),
+                   "3 probabilities in [0, 1]"),
+    "atlas.same_intensity": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+}
+
+
+def check_rules(obj: Any, rules: dict[str, Rule], prefix: str = "") -> None:
+    """Raise ConfigError naming the first dotted key of ``obj`` whose value breaks its rule."""
+    for key, (ok, meaning) in rules.items():
+        value = obj
+        for part in key.split("."):
+            value = getattr(value, part)
+        if not ok(value):
+            shown = list(value) if isinstance(value, tuple) else value
+            raise ConfigError(f"{prefix}{key}: expected {meaning}, got {shown!r}")
+
 
 def require_data_root(trained_on: Path | None, override: Path | None) -> Path:
     """The dataset folder to use: ``override``, else the training one if it still exists, else
@@ -204,6 +254,8 @@ def _convert(value: Any, tp: Any, key: str, base: Path | None) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
         return float(value)
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -221,7 +273,7 @@ def _convert(value: Any, tp: Any, key: str, base: Path | None) -> Any:
 def _from_dict(cls: type[T], data: dict[str, Any], base: Path | None, prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
+    unknown = sorted(str(k) for k in set(data) - names)
     if unknown:
         raise ConfigError(f"unknown config key '{prefix}{unknown[0]}'")
     kwargs = {k: _convert(v, hints[k], f"{prefix}{k}", base) for k, v in data.items()}
@@ -255,11 +307,15 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a YAML config file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (binary data?), expected YAML") from None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: invalid YAML{where}") from None
@@ -273,7 +329,7 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
 
 def dump_yaml(obj: Any, path: str | Path) -> None:
     """Write a config dataclass tree as YAML."""
-    Path(path).write_text(yaml.safe_dump(to_dict(obj), sort_keys=False))
+    write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))
 
 
 def replace_field(obj: T, **changes: Any) -> T:
@@ -290,6 +346,7 @@ __all__ = [
     "GridCentre",
     "Layout",
     "PairSource",
+    "check_rules",
     "dump_yaml",
     "field",
     "from_dict",

@@ -8,7 +8,6 @@ as label-reg); folding is the % of voxels where the Jacobian determinant is <= 0
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,10 +29,13 @@ from hwreg.warp import warp_labels
 @torch.no_grad()
 def predict_ddf(model: RegNet, fixed: np.ndarray, moving: np.ndarray,
                 device: torch.device | str = "cpu") -> np.ndarray:
-    """The DDF ``(3, D, H, W)`` (voxels, fixed -> moving) for two model-grid images (D, H, W)."""
+    """The DDF ``(3, D, H, W)`` (voxels, fixed -> moving) for two model-grid images (D, H, W);
+    a non-finite DDF (NaN/Inf weights) is refused with a UserError."""
     f = torch.from_numpy(np.ascontiguousarray(fixed, np.float32))[None, None].to(device)
     m = torch.from_numpy(np.ascontiguousarray(moving, np.float32))[None, None].to(device)
-    return model(f, m)[0].float().cpu().numpy()
+    ddf = model(f, m)[0].float().cpu().numpy()
+    require_finite(ddf, "the model's DDF")
+    return ddf
 
 
 def pair_metrics(fixed: Prepared, moving: Prepared, ddf: np.ndarray,
@@ -80,6 +82,8 @@ def evaluate_pairs(model: RegNet, subjects: Sequence[Prepared], label_ids: Seque
     import time
 
     pairs = all_pairs(len(subjects))[: max_pairs or None]
+    if not pairs:  # never a metrics file of NaN
+        raise UserError(f"no held-out pairs to evaluate ({len(subjects)} held-out subjects)")
     was_training = model.training
     model.eval()
     before, after, seconds = [], [], 0.0
@@ -98,6 +102,13 @@ def evaluate_pairs(model: RegNet, subjects: Sequence[Prepared], label_ids: Seque
     model.train(was_training)
     return {"pairs": len(pairs), "identity": _summary(before), "registered": _summary(after),
             "seconds_per_pair": seconds / max(1, len(pairs)), "rows": rows}
+
+
+def require_finite(array: np.ndarray, what: str) -> None:
+    """Refuse a non-finite result (NaN/Inf weights or inputs): it is never written as one."""
+    bad = int(np.size(array) - np.isfinite(array).sum())
+    if bad:
+        raise UserError(f"{what} has {bad} NaN/Inf values (broken weights?); nothing written")
 
 
 #: Oracle rows already computed in this process, by (root, manifest time, pair ids, grid):
@@ -183,6 +194,7 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
 
 def write_metrics(result: dict[str, Any], out: Path, title: str) -> None:
     """Write ``metrics.json`` and ``metrics.md`` into ``out`` (created)."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "metrics.md").write_text(metrics_markdown(result, title))
+    from hwreg.atomic import write_json, write_text
+
+    write_json(out / "metrics.json", result)
+    write_text(out / "metrics.md", metrics_markdown(result, title))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,6 +61,24 @@ def brevitas_codes(model: RegNet, x: np.ndarray) -> np.ndarray:
     model.eval()
     out = model.core(torch.from_numpy(x)).numpy()
     return np.round(out / output_scale(model)).astype(np.int64)
+
+
+def read_onnx(path: str | Path) -> Any:
+    """A qonnx ModelWrapper of the ONNX file ``path``, or a UserError naming it (missing,
+    truncated or not ONNX: a build folder damaged on disk)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: not found")
+    try:
+        model = ModelWrapper(str(path))
+    except Exception as exc:  # protobuf/onnx raise many types for a damaged file
+        raise UserError(f"{path}: not a readable ONNX file, truncated or corrupt "
+                        f"({type(exc).__name__})") from None
+    if not model.graph.node or not model.graph.input or not model.graph.output:
+        raise UserError(f"{path}: an empty or truncated ONNX graph")
+    return model
 
 
 def export_model(model: RegNet, grid: tuple[int, int, int], path: str | Path) -> Path:

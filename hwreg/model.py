@@ -38,7 +38,7 @@ from brevitas.quant import (
 from torch import nn
 
 from hwreg.errors import ConfigError
-from hwreg.warp import upsample_ddf, warp_image
+from hwreg.warp import integrate_velocity, upsample_ddf, warp_image
 
 BIT_WIDTHS = (2, 3, 4, 6, 8)
 
@@ -84,6 +84,10 @@ class ModelConfig:
     #: by the DDF so far and the next pass predicts the remaining displacement; the DDFs are
     #: composed. Costs ``cascade`` accelerator passes per pair (throughput / cascade).
     cascade: int = 1
+    #: Host-side scaling and squaring: the head predicts a stationary velocity field, integrated
+    #: on the host in ``integrate`` squarings (0 = the head predicts the DDF itself). Part of
+    #: the host epilogue; the accelerator is unchanged.
+    integrate: int = 0
 
     @property
     def quantized(self) -> bool:
@@ -112,6 +116,8 @@ class ModelConfig:
             raise ConfigError(f"model.channels: need >= 2 positive levels, got {list(channels)}")
         if not 1 <= self.cascade <= 8:
             raise ConfigError(f"model.cascade: expected 1..8 passes, got {self.cascade}")
+        if not 0 <= self.integrate <= 10:
+            raise ConfigError(f"model.integrate: expected 0..10 squarings, got {self.integrate}")
         if self.head_level not in (0, 1):
             raise ConfigError(f"model.head_level: expected 0 or 1, got {self.head_level}")
         for name, bits in self.overrides.items():
@@ -232,9 +238,15 @@ class RegNet(nn.Module):
     def single_pass(self, fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
         """One accelerator pass plus the host epilogue: ``(B, 1, D, H, W)`` images -> DDF."""
         ddf = self.core(torch.cat([fixed, moving], dim=1))  # (B, 2, ...) channel 0 fixed
-        if self.cfg.head_level:
-            ddf = upsample_ddf(ddf, tuple(fixed.shape[2:]))
-        return ddf
+        return self.epilogue(ddf, tuple(fixed.shape[2:]))
+
+    def epilogue(self, out: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """The host epilogue of one pass: the accelerator's output (dequantised, at
+        ``head_level``) -> the DDF on the image grid ``shape`` (upsampling, then scaling and
+        squaring when ``integrate``)."""
+        if tuple(out.shape[2:]) != tuple(shape):
+            out = upsample_ddf(out, shape)  # type: ignore[arg-type]
+        return integrate_velocity(out, self.cfg.integrate) if self.cfg.integrate else out
 
 
 def build_model(cfg: ModelConfig) -> RegNet:

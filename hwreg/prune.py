@@ -15,6 +15,7 @@ import copy
 import json
 from pathlib import Path
 
+from hwreg.atomic import write_json, write_text
 from hwreg.checkpoint import atomic_save, load_model, read_model_file, resolve_model
 from hwreg.compress import PruneConfig, Pruner, Schedule, report_markdown, sparsity_report
 from hwreg.config import require_data_root
@@ -70,9 +71,9 @@ def run_prune(cfg: RunConfig, out: str | Path, force: bool = False,
     pruner.remove()
     model, _, _ = load_model(path)
     report = sparsity_report(model)
-    (out / "sparsity.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "sparsity.json", report)
     title = f"Sparsity of {cfg.model.name} pruned to {100 * cfg.prune.sparsity:g} %"
-    (out / "sparsity.md").write_text(report_markdown(report, title))
+    write_text(out / "sparsity.md", report_markdown(report, title))
     summary = {k: report[k] for k in ("weights", "zeros", "sparsity", "nonzero_bits",
                                       "compression")}
     ckpt = read_model_file(path)
@@ -80,5 +81,5 @@ def run_prune(cfg: RunConfig, out: str | Path, force: bool = False,
     atomic_save(ckpt, path)
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["sparsity"] = summary
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(out / "metrics.json", metrics)
     return path

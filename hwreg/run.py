@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from hwreg.compress import PruneConfig
-from hwreg.config import DataConfig, load_yaml
-from hwreg.errors import UserError
+from hwreg.config import DataConfig, PairSource, Rule, check_rules, load_yaml
+from hwreg.errors import ConfigError, UserError
 from hwreg.losses import LossConfig
 from hwreg.model import ModelConfig
 
@@ -60,6 +60,23 @@ class TrainConfig:
     init_from: str | None = None
 
 
+#: Range rules of a run's ``train`` and ``loss`` sections (see :func:`hwreg.config.check_rules`).
+RUN_RULES: dict[str, Rule] = {
+    "train.steps": (lambda v: v >= 0, ">= 0"),
+    "train.batch_size": (lambda v: v >= 1, ">= 1"),
+    "train.labels_per_pair": (lambda v: v >= 1, ">= 1"),
+    "train.lr": (lambda v: v > 0, "> 0"),
+    "train.eval_every": (lambda v: v >= 1, ">= 1"),
+    "train.eval_pairs": (lambda v: v >= 1, ">= 1"),
+    "train.checkpoint_every": (lambda v: v >= 1, ">= 1"),
+    "train.threads": (lambda v: v >= 0, ">= 0 (0 = torch's default)"),
+    "loss.dice_sigmas": (lambda v: len(v) > 0 and all(s >= 0 for s in v), "non-empty, each >= 0"),
+    "loss.reg_weight": (lambda v: v >= 0, ">= 0"),
+    "loss.image_weight": (lambda v: v >= 0, ">= 0"),
+    "loss.lncc_window": (lambda v: v >= 1 and v % 2 == 1, "an odd number >= 1"),
+}
+
+
 @dataclass
 class RunConfig:
     """Everything that defines a training run."""
@@ -72,7 +89,12 @@ class RunConfig:
     prune: PruneConfig | None = None
 
     def validate(self) -> None:
-        """Cross-section checks (raise ConfigError / UserError)."""
+        """Value ranges (:data:`RUN_RULES`) and cross-section checks (raise ConfigError /
+        UserError)."""
+        self.data.validate()
+        check_rules(self, RUN_RULES)
+        if self.data.source == PairSource.dataset and self.data.n_train < 1:
+            raise ConfigError("data.n_train: expected >= 1 for data.source dataset, got 0")
         self.model.validate()
         div = self.model.divisor
         if any(s % div for s in self.data.grid_shape):
@@ -87,7 +109,10 @@ class RunConfig:
 def load_run_config(path: str | Path) -> RunConfig:
     """Load and validate a run config YAML."""
     cfg = load_yaml(RunConfig, path)
-    cfg.validate()
+    try:
+        cfg.validate()
+    except UserError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return cfg
 
 

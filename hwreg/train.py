@@ -16,7 +16,6 @@ rate is constant); any other change of config in an existing run folder is refus
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,14 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from hwreg.checkpoint import FORMAT, atomic_save, init_weights_from, read_model_file
+from hwreg.atomic import ensure_folder, write_json, write_text
+from hwreg.checkpoint import (
+    FORMAT,
+    atomic_save,
+    init_weights_from,
+    load_state,
+    read_model_file,
+)
 from hwreg.config import PairSource, to_dict
 from hwreg.data.atlas_pairs import AtlasPairs
 from hwreg.data.datasets import Prepared, find_subjects, prepare_subject, sample_batches, split
@@ -80,13 +86,19 @@ def _only_steps_differ(saved: dict[str, Any], wanted: dict[str, Any]) -> bool:
 def _check_run_folder(cfg: RunConfig, out: Path, force: bool) -> dict[str, Any] | None:
     """The checkpoint to resume from, None for a fresh start; refuses a foreign run folder."""
     cfg_file, ckpt_file, model_file = out / "config.yaml", out / "checkpoint.pt", out / "model.pt"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
     if force or not out.exists():
         return None
     if not cfg_file.exists():
         if any(out.iterdir()):
             raise UserError(f"{out}: exists and is not a run folder; pass --force to use it")
         return None
-    saved = yaml.safe_load(cfg_file.read_text())
+    try:
+        saved = yaml.safe_load(cfg_file.read_text())
+    except (yaml.YAMLError, ValueError, OSError):
+        raise UserError(f"{cfg_file}: not a readable run config; pass --force to start "
+                        "over") from None
     wanted = to_dict(cfg)
     if saved != wanted:
         if not (isinstance(saved, dict) and _only_steps_differ(saved, wanted)):
@@ -119,11 +131,6 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     cfg.validate()
     out = Path(out)
     resume = _check_run_folder(cfg, out, force)
-    out.mkdir(parents=True, exist_ok=True)
-    if resume is None:  # a fresh start (or --force) never resumes an old run's files
-        for stale in ("checkpoint.pt", "model.pt", "metrics.json", "train_time.json"):
-            (out / stale).unlink(missing_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     tc = cfg.train
     if tc.threads:
         torch.set_num_threads(tc.threads)
@@ -137,7 +144,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
     step, history = 0, []
     if resume is not None:
-        model.load_state_dict(resume["state_dict"], strict=True)
+        load_state(model, resume["state_dict"], out / "checkpoint.pt")
         step = int(resume["step"])
         history = list(resume.get("metrics", {}).get("history", []))
         if "optimizer" in resume:
@@ -145,6 +152,12 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
             _set_rng_state(rng, resume["rng"])
             torch.set_rng_state(resume["torch_rng"])
     train_set, test_set = prepare_split(cfg, progress)
+    # every input is checked: only now is anything written (a refused run leaves no file)
+    ensure_folder(out)
+    if resume is None:  # a fresh start (or --force) never resumes an old run's files
+        for stale in ("checkpoint.pt", "model.pt", "metrics.json", "train_time.json"):
+            (out / stale).unlink(missing_ok=True)
+    write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     label_ids = cfg.data.resolved_label_ids()
     if cfg.data.source == PairSource.atlas:
         batches = AtlasPairs(cfg.data.grid_shape, cfg.data.grid_spacing, label_ids,
@@ -166,7 +179,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
                         "tre_mm": result["registered"]["tre_mm"],
                         "folding_percent": result["registered"]["folding_percent"],
                         "pairs": result["pairs"]})
-        (out / "metrics.json").write_text(json.dumps(metrics(), indent=2) + "\n")
+        write_json(out / "metrics.json", metrics())
 
     def save(final: bool = False) -> None:
         ckpt = model_dict(cfg, model, step, metrics())
@@ -209,7 +222,7 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
         evaluate()
     seconds = time.perf_counter() - t0
     if resume is None or "optimizer" in resume:
-        (out / "train_time.json").write_text(json.dumps(
-            {"seconds": seconds, "device": str(device), "threads": torch.get_num_threads()}) + "\n")
+        write_json(out / "train_time.json", {"seconds": seconds, "device": str(device),
+                                             "threads": torch.get_num_threads()}, indent=None)
     save(final=True)
     return out / "model.pt"

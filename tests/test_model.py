@@ -92,3 +92,25 @@ def test_cascade_composes_passes() -> None:
     assert torch.count_nonzero(two(fixed, moving)) == 0
     with pytest.raises(ConfigError, match="cascade"):
         ModelConfig(cascade=0).validate()
+
+
+def test_integrate_is_scaling_and_squaring_of_the_head_output() -> None:
+    torch.manual_seed(0)
+    plain = build_model(ModelConfig(preset="tiny", head_level=1))
+    svf = build_model(ModelConfig(preset="tiny", head_level=1, integrate=3))
+    svf.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        for p in plain.head.parameters():
+            p.mul_(300.0)  # a velocity large enough that composing differs from scaling
+        svf.load_state_dict(plain.state_dict())
+        fixed, moving = torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8)
+        v = plain(fixed, moving)
+        u = v / 8
+        for _ in range(3):
+            u = u + warp_image(u, u)
+        got = svf(fixed, moving)
+    assert v.abs().max() > 0.5
+    assert torch.allclose(got, u, atol=1e-6)
+    assert not torch.allclose(got, v, atol=1e-3)
+    with pytest.raises(ConfigError, match="integrate"):
+        ModelConfig(integrate=-1).validate()

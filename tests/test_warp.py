@@ -200,3 +200,15 @@ def test_shape_mismatch_names_both_shapes() -> None:
 def test_rejects_float_labels() -> None:
     with pytest.raises(ValueError, match="integer"):
         warp_labels(torch.zeros(1, 1, 2, 2, 2), torch.zeros(1, 3, 2, 2, 2))
+
+
+def test_integrate_constant_velocity_is_the_same_shift() -> None:
+    # the flow of a constant field for unit time is that constant shift (away from the borders)
+    from hwreg.warp import integrate_velocity
+
+    v = torch.from_numpy(_constant_ddf((12, 12, 12), (0.8, -0.4, 0.2)))[None]
+    u = integrate_velocity(v, 4)
+    assert torch.allclose(u[..., 4:8, 4:8, 4:8], v[..., 4:8, 4:8, 4:8], atol=1e-5)
+    assert torch.equal(integrate_velocity(v, 0), v)
+    with pytest.raises(ValueError, match="steps"):
+        integrate_velocity(v, -1)

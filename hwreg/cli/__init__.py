@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 from hwreg import __version__
 from hwreg.cli import compress, data, demo, hardware, register, train
+from hwreg.cli.options import OneLineParser
 from hwreg.errors import UserError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -28,7 +29,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hwreg`` command (subcommands carry their handler)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hwreg",
         description="Hardware co-design toolkit for learned, quantized 3D image registration.",
     )

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwreg.cli.options import fraction, non_negative_int, positive_float, positive_int
+
 
 def _prune(args: argparse.Namespace) -> int:
     import json
@@ -47,14 +49,14 @@ def add_commands(stages: Any) -> None:
                     "integers). Writes RUN/model.pt, config.yaml, metrics.json, sparsity.json/.md; "
                     "re-running the same command resumes.")
     pr.add_argument("--model", required=True, help="model file, run folder or shipped name")
-    pr.add_argument("--sparsity", required=True, type=float,
+    pr.add_argument("--sparsity", required=True, type=fraction,
                     help="fraction of conv weights set to zero, in [0, 1)")
-    pr.add_argument("--finetune-steps", type=int, default=0,
+    pr.add_argument("--finetune-steps", type=non_negative_int, default=0,
                     help="masked fine-tuning steps (default 0: prune only)")
     pr.add_argument("--schedule", choices=["oneshot", "iterative"], default="oneshot",
                     help="oneshot (default) or iterative: --stages then --sparsity, evenly "
                          "spaced over the fine-tuning")
-    pr.add_argument("--stages", type=float, nargs="+", default=None,
+    pr.add_argument("--stages", type=fraction, nargs="+", default=None,
                     help="iterative: intermediate sparsities (default sparsity/2)")
     pr.add_argument("--bits", default=None,
                     help="weight/activation bits of the fine-tuned model: float, 2, 3, 4, 6, 8 "
@@ -62,7 +64,7 @@ def add_commands(stages: Any) -> None:
     pr.add_argument("--exclude", nargs="+", default=None, metavar="LAYER",
                     help="layers left dense (enc0, down0, up0, dec0, head, ...); the DDF head's "
                          "small weights would otherwise be pruned first")
-    pr.add_argument("--lr", type=float, default=None, help="fine-tuning learning rate")
+    pr.add_argument("--lr", type=positive_float, default=None, help="fine-tuning learning rate")
     pr.add_argument("--data", type=Path, default=None,
                     help="dataset folder (default: the one the model was trained on)")
     pr.add_argument("--out", required=True, type=Path, help="run folder")
@@ -77,5 +79,6 @@ def add_commands(stages: Any) -> None:
                     "PNG plots. A re-run skips finished points.")
     sw.add_argument("--config", required=True, type=Path, help="sweep YAML (configs/sweep_*)")
     sw.add_argument("--out", required=True, type=Path, help="sweep folder")
-    sw.add_argument("--jobs", type=int, default=1, help="points run in parallel (default 1)")
+    sw.add_argument("--jobs", type=positive_int, default=1,
+                    help="points run in parallel (default 1)")
     sw.set_defaults(handler=_sweep)

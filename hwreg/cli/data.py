@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwreg.cli.options import positive_float, ranged
+
 
 def _data_prepare(args: argparse.Namespace) -> int:
     from hwreg.data.synth import prepare_default
@@ -45,9 +47,10 @@ def add_commands(stages: Any) -> None:
         description="Write synthetic subjects made from the IBSR atlas and T1 template shipped in "
                     "the deepmriprep wheel, as IBSR_XX/IBSR_XX_ana_strip.nii.gz + _seg_ana.")
     prep.add_argument("--out", required=True, type=Path, help="output folder")
-    prep.add_argument("--subjects", type=int, default=18, help="number of subjects (default 18)")
+    prep.add_argument("--subjects", type=ranged(int, 2), default=18,
+                      help="number of subjects (default 18)")
     prep.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    prep.add_argument("--spacing", type=float, default=1.0,
+    prep.add_argument("--spacing", type=positive_float, default=1.0,
                       help="voxel size of the written volumes in mm (default 1, the atlas's)")
     prep.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     prep.add_argument("--quiet", action="store_true", help="no progress bar")

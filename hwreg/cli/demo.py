@@ -8,8 +8,10 @@ from typing import Any
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from hwreg.atomic import require_absent
     from hwreg.studies.demo import run_demo
 
+    require_absent([args.out / "report.md"], args.force)  # an unfinished demo resumes
     run_demo(args.out, data=args.data, configs=args.configs, full=args.full)
     return 0
 
@@ -25,4 +27,6 @@ def add_commands(stages: Any) -> None:
     demo.add_argument("--configs", type=Path, default=Path("configs"), help="config folder")
     demo.add_argument("--full", action="store_true",
                       help="the configs' full training schedules (the full-size study; use a GPU)")
+    demo.add_argument("--force", action="store_true",
+                      help="run again into an --out that holds a finished demo (report.md)")
     demo.set_defaults(handler=_demo)

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hwreg.atomic import atomic_path, require_absent, require_new_folder, staged_dir
+from hwreg.cli.options import fraction, positive_float, positive_int
 from hwreg.errors import UserError
 
 
@@ -28,9 +30,14 @@ def _export(args: argparse.Namespace) -> int:
     from hwreg.checkpoint import load_model_spec
     from hwreg.export import export_checked
 
+    out = Path(args.out)
+    if out.suffix != ".onnx":
+        raise UserError(f"--out {out}: expected a .onnx file name")
+    require_absent([out], args.force)
     model, found = load_model_spec(args.model)
-    path, _ = export_checked(model, _grid(args, found), args.out)
-    print(f"wrote {path} (QONNX execution = Brevitas, max abs diff 0)")
+    with atomic_path(out) as tmp:  # the old file is replaced only by a checked export
+        export_checked(model, _grid(args, found), tmp)
+    print(f"wrote {out} (QONNX execution = Brevitas, max abs diff 0)")
     return 0
 
 
@@ -38,6 +45,7 @@ def _build(args: argparse.Namespace) -> int:
     from hwreg.checkpoint import load_model_spec
     from hwreg.compile.boards import Board
     from hwreg.compile.config import BuildConfig
+    from hwreg.compile.folding_check import read_folding_file
     from hwreg.compile.steps import export_and_build, resume_build
     from hwreg.config import load_yaml, replace_field
 
@@ -48,10 +56,19 @@ def _build(args: argparse.Namespace) -> int:
     if args.folding_config is not None:
         changes["folding_config"] = Path(args.folding_config)
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
+    if args.folding_config is not None:
+        read_folding_file(args.folding_config)  # its structure now; its nodes in the build
     if not args.from_step:
+        require_new_folder(out, args.force)
+        try:
+            replace_field(cfg, **changes).validate()
+        except UserError as exc:
+            raise UserError(f"{args.config or 'build options'}: {exc}") from None
         model, found = load_model_spec(args.model)
         cfg = replace_field(cfg, grid_shape=_grid(args, found), **changes)
-        export_and_build(model, cfg, out, to_step=args.to_step)
+        cfg.validate()
+        with staged_dir(out, args.force) as stage:  # no partial build folder, ever
+            export_and_build(model, cfg, stage, to_step=args.to_step)
     else:
         _, cfg = resume_build(out, args.from_step, args.to_step, **changes)
     perf = out / "report" / "estimate_network_performance.json"
@@ -78,20 +95,26 @@ def _emulate(args: argparse.Namespace) -> int:
     cfg = EmulateConfig(pairs=args.pairs, seed=args.seed, data=args.data,
                         layout=Layout(args.layout), spacing=args.spacing,
                         float_model=args.float_model, rtl=args.level == "rtl",
-                        fifo_depth=args.fifo_depth)
-    result = emulate_build(args.model, args.build, args.out, cfg)
+                        fifo_depth=args.fifo_depth, rtl_pairs=args.rtl_pairs)
+    with staged_dir(args.out, args.force) as stage:  # emulation.json (and rtl/) or nothing
+        result = emulate_build(args.model, args.build, stage, cfg)
     for level, r in result["levels"].items():
         print(f"{level}: max abs diff vs L1 {r['max_abs_diff_vs_L1']}, "
               f"{r['time_s_per_pair'] * 1e3:.1f} ms/pair")
     l4 = result.get("L4")
     if l4 is not None:
+        on = ", ".join(r["pair"] for r in l4["pairs"])
         print(f"L4 (RTL per layer, Verilator): {l4['layers_exact']}/{l4['layers']} layers exact "
-              f"vs L3 on {l4['pair']}, {l4['sim_cycles']} cycles simulated, {l4['time_s']} s")
+              f"vs L3 on {on}, {l4['sim_cycles']} cycles simulated, {l4['time_s']} s "
+              "(figures of the first pair)")
         if l4["no_rtl"]:
             print(f"no Vivado-free RTL for: {', '.join(l4['no_rtl'])} (mvau_style hls?)")
         if l4["first_mismatch"]:
-            print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']}")
+            print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']} "
+                  f"(pair {l4['pair']})")
         l5 = result["L5"]
+        if "why" in l5:
+            print(f"L5 (stitched accelerator): not exact: {l5['why']}")
         if "cycles_one_volume" in l5:
             print(f"L5 (stitched accelerator, FIFOs): exact {l5['exact']}, "
                   f"{l5['cycles_one_volume']} cycles/volume, interval {l5['interval_cycles']} "
@@ -145,7 +168,7 @@ def add_commands(stages: Any) -> None:
         p.add_argument("--model", required=True,
                        help="model file, run folder, shipped name (demo-w4a4) or "
                             "random:<preset>:w<W>a<A>[:h<0|1>]")
-        p.add_argument("--grid", type=int, nargs=3, metavar=("D", "H", "W"),
+        p.add_argument("--grid", type=positive_int, nargs=3, metavar=("D", "H", "W"),
                        help="input grid (default: the checkpoint's data.grid_shape)")
 
     exp = stages.add_parser("export", help="Brevitas model -> QONNX, checked by execution",
@@ -153,6 +176,7 @@ def add_commands(stages: Any) -> None:
                                         "execution equals Brevitas on integer inputs.")
     model_args(exp)
     exp.add_argument("--out", required=True, type=Path, help="output .onnx file")
+    exp.add_argument("--force", action="store_true", help="overwrite an existing --out")
     exp.set_defaults(handler=_export)
 
     bld = stages.add_parser("build", help="compile with FINN: HW layers, folding, estimates",
@@ -160,12 +184,14 @@ def add_commands(stages: Any) -> None:
                                         + ", ".join(STEP_NAMES))
     model_args(bld)
     bld.add_argument("--board", choices=[b.value for b in Board], default=Board.zcu104.value)
-    bld.add_argument("--target-fps", type=float, help="pairs/s to fold for (default 100)")
+    bld.add_argument("--target-fps", type=positive_float, help="pairs/s to fold for (default 100)")
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
     bld.add_argument("--out", required=True, type=Path, help="build folder")
+    bld.add_argument("--force", action="store_true",
+                     help="replace an existing build folder (once the new build is complete)")
     bld.set_defaults(handler=_build)
 
     emu = stages.add_parser("emulate", help="bit-exact L1/L2/L3 emulation of a build",
@@ -174,13 +200,14 @@ def add_commands(stages: Any) -> None:
                                         "any difference.")
     emu.add_argument("--model", required=True, help="the model the build was made from")
     emu.add_argument("--build", required=True, type=Path, help="build folder")
-    emu.add_argument("--pairs", type=int, default=4, help="random volume pairs (default 4)")
+    emu.add_argument("--pairs", type=positive_int, default=4,
+                     help="random volume pairs (default 4)")
     emu.add_argument("--seed", type=int, default=0)
     emu.add_argument("--data", type=Path,
                      help="dataset folder: also emulate (up to --pairs) held-out pairs of it")
     emu.add_argument("--layout", choices=["ibsr", "glob"], default="ibsr",
                      help="--data folder layout (default ibsr)")
-    emu.add_argument("--spacing", type=float, default=2.0,
+    emu.add_argument("--spacing", type=positive_float, default=2.0,
                      help="model grid spacing in mm for --data with a random model (default 2)")
     emu.add_argument("--float-model", help="float model (L0) for the Dice/TRE comparison")
     emu.add_argument("--level", choices=["python", "rtl"], default="python",
@@ -192,7 +219,11 @@ def add_commands(stages: Any) -> None:
                           "sized by simulation like FINN's InsertAndSetFIFODepths (a run with "
                           "4096-entry FIFOs, then each FIFO the power of two above its highest "
                           "fill)")
+    emu.add_argument("--rtl-pairs", type=positive_int, default=1, metavar="N",
+                     help="--level rtl: run L4/L5 on the first N pairs (default 1)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
+    emu.add_argument("--force", action="store_true",
+                     help="replace an existing --out (once the new emulation is complete)")
     emu.set_defaults(handler=_emulate)
 
     syn = stages.add_parser(
@@ -205,17 +236,17 @@ def add_commands(stages: Any) -> None:
                     "No Vivado needed.")
     syn.add_argument("--build", required=True, type=Path, help="build folder (hwreg build)")
     syn.add_argument("--out", required=True, type=Path, help="output folder")
-    syn.add_argument("--max-macs", type=int, default=4096,
+    syn.add_argument("--max-macs", type=positive_int, default=4096,
                      help="unroll MVAUs with at most this many weights (default 4096; "
                           "Yosys took 1.5-16 min per 1000 here, 8-bit weights the slowest)")
-    syn.add_argument("--sparsity", type=float, default=0.5,
+    syn.add_argument("--sparsity", type=fraction, default=0.5,
                      help="sparsity of the pruning-payoff variant (default 0.5)")
     syn.add_argument("--payoff-layer", help="MVAU for the pruning payoff (default: the "
                                             "largest one within --max-macs)")
     syn.add_argument("--layers", nargs="+", metavar="NAME",
                      help="only these layers (default all)")
-    syn.add_argument("--jobs", type=int, default=2, help="Yosys runs at once (default 2)")
-    syn.add_argument("--timeout", type=float, default=3600.0,
+    syn.add_argument("--jobs", type=positive_int, default=2, help="Yosys runs at once (default 2)")
+    syn.add_argument("--timeout", type=positive_float, default=3600.0,
                      help="seconds one Yosys run may take; a longer one is stopped and "
                           "reported as not done (default 3600)")
     syn.add_argument("--no-verify", action="store_true",

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwreg.cli.options import non_negative_int, positive_int
+
 
 def _train(args: argparse.Namespace) -> int:
     from hwreg.run import load_run_config
@@ -21,8 +23,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from hwreg.atomic import require_absent
     from hwreg.evaluate import evaluate_model
 
+    require_absent([args.out / "metrics.json", args.out / "metrics.md"], args.force)
     result = evaluate_model(args.model, args.out, data=args.data, max_pairs=args.pairs,
                             device=args.device, progress=not args.quiet,
                             baseline=args.baseline, oracle=not args.no_oracle)
@@ -49,7 +53,7 @@ def add_commands(stages: Any) -> None:
                     "metrics.json; re-running the same command resumes from the last checkpoint.")
     tr.add_argument("--config", required=True, type=Path, help="run config YAML (configs/)")
     tr.add_argument("--out", required=True, type=Path, help="run folder")
-    tr.add_argument("--steps", type=int, default=None, help="override train.steps")
+    tr.add_argument("--steps", type=non_negative_int, default=None, help="override train.steps")
     tr.add_argument("--force", action="store_true", help="start over in an existing run folder")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     tr.set_defaults(handler=_train)
@@ -61,12 +65,13 @@ def add_commands(stages: Any) -> None:
     ev.add_argument("--data", type=Path, default=None,
                     help="dataset folder (default: the one the model was trained on)")
     ev.add_argument("--out", required=True, type=Path, help="output folder (metrics.json/.md)")
-    ev.add_argument("--pairs", type=int, default=None, help="at most this many pairs")
+    ev.add_argument("--pairs", type=positive_int, default=None, help="at most this many pairs")
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     ev.add_argument("--baseline", type=Path, default=None,
                     help="ANTs SyN results on the same pairs (benchmarks/results/register.json) "
                          "to report the gain as a fraction of SyN's")
     ev.add_argument("--no-oracle", action="store_true",
                     help="skip the oracle (true-DDF) ceiling of synthetic data")
+    ev.add_argument("--force", action="store_true", help="overwrite an existing metrics.json")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(handler=_evaluate)

@@ -9,7 +9,6 @@ Outcome per node: ``BUILD/hdl/hdl_report.json``.
 
 from __future__ import annotations
 
-import json
 import traceback
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from hwreg.atomic import write_json
 from hwreg.compile.ops.backends import NoHDLError
 
 
@@ -45,5 +45,5 @@ def generate_sources(model: ModelWrapper, part: str, clock_ns: float, out: Path)
             report[node.name] = {"status": "failed", "impl": twin.op_type,
                                  "why": f"{type(exc).__name__}: {exc}",
                                  "trace": traceback.format_exc(limit=3)}
-    (out / "hdl_report.json").write_text(json.dumps(report, indent=2))
+    write_json(out / "hdl_report.json", report)
     return report

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwreg.compile.boards import Board
-from hwreg.config import DEFAULT_GRID_SHAPE
+from hwreg.config import DEFAULT_GRID_SHAPE, Rule, check_rules
+from hwreg.errors import ConfigError
 
 #: The build steps in order (the functions live in :mod:`hwreg.compile.steps`; kept here so the
 #: CLI can list them without importing FINN).
@@ -70,3 +71,18 @@ class BuildConfig:
     def target_cycles(self) -> int:
         """Cycles per pair that meet ``target_fps`` at the clock."""
         return int(self.clock_hz / self.target_fps)
+
+    def validate(self) -> None:
+        """Raise ConfigError on a value out of range (see :data:`BUILD_RULES`)."""
+        check_rules(self, BUILD_RULES, "build.")
+        if self.target_cycles() < 1:
+            raise ConfigError(f"build.target_fps {self.target_fps:g}: more than one pair per "
+                              f"clock cycle at {self.clock_hz / 1e6:g} MHz")
+
+
+#: Range rules of :class:`BuildConfig` (types are checked on loading).
+BUILD_RULES: dict[str, Rule] = {
+    "target_fps": (lambda v: v > 0, "> 0 pairs/s"),
+    "clock_ns": (lambda v: v > 0, "> 0 ns"),
+    "grid_shape": (lambda v: all(s >= 1 for s in v), "each axis >= 1"),
+}

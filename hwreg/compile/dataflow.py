@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hwreg.atomic_write import write_with
+from hwreg.atomic import atomic_path
 
 #: A FIFO at least this deep (entries) is labelled in bold: it costs real memory.
 DEEP_FIFO = 1024
@@ -246,21 +246,24 @@ def draw_dataflow(layers: list[Layer], streams: list[Stream], stem: Path, title:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".svg"), stem.with_suffix(".png")]
     # text stays text (searchable, smaller); fixed ids: the same build draws the same file
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "hwreg"}):
-        write_with(paths[0], lambda f: fig.savefig(f, format="svg", metadata={"Date": None}))
-    write_with(paths[1], lambda f: fig.savefig(f, format="png", dpi=100))
+    with (plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "hwreg"}),
+          atomic_path(paths[0]) as tmp):
+        fig.savefig(tmp, format="svg", metadata={"Date": None})
+    with atomic_path(paths[1]) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return paths
 
 
 def write_build_dataflow(build_dir: str | Path, hw_graph: Any, final_graph: Any | None = None,
                          stem: Path | None = None, depths: dict[str, int] | None = None,
-                         depths_source: str = "") -> list[Path]:
+                         depths_source: str = "", name: str | None = None) -> list[Path]:
     """Draw the build in ``build_dir`` (its folded HW graph ``hw_graph`` and
     ``report/estimate_*.json``) as ``stem.svg``/``.png`` (default ``BUILD/report/dataflow``).
     FIFO depths from ``BUILD/fifo_depths.json``, else from the ``StreamingFIFO`` nodes of
     ``final_graph``, else ``depths`` (said to come from ``depths_source``). Returns the written
-    paths ([] when the build has no estimates yet)."""
+    paths ([] when the build has no estimates yet). ``name`` heads the title (default: the
+    board in ``BUILD/build_config.yaml``, else the folder's name)."""
     build_dir = Path(build_dir)
     rep = build_dir / "report"
     est = rep / "estimate_layer_resources_cycles.json"
@@ -280,7 +283,13 @@ def write_build_dataflow(build_dir: str | Path, hw_graph: Any, final_graph: Any 
     else:
         source = "FIFO ?: not sized in this build (hwreg emulate --level rtl sizes them)"
     layers, streams = dataflow_graph(hw_graph, layers_est, depths)
-    title = f"{build_dir.name}: dataflow of {len(layers)} hardware layers"
+    if name is None:
+        import yaml
+
+        saved = build_dir / "build_config.yaml"
+        board = yaml.safe_load(saved.read_text()).get("board") if saved.is_file() else None
+        name = str(board or build_dir.name)
+    title = f"{name}: dataflow of {len(layers)} hardware layers"
     if perf:
         title += (f" on {perf.get('part', '?')} at {perf.get('clock_MHz', 0):.0f} MHz\n"
                   f"bottleneck {_short(perf['bottleneck_layer'])} "

@@ -23,10 +23,12 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
 import hwreg.compile.ops  # noqa: F401  (registers the 3D ops with FINN)
+from hwreg.atomic import atomic_path, write_json, write_text
 from hwreg.compile.boards import board_info
 from hwreg.compile.config import STEP_NAMES, BuildConfig, MvauStyle
 from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
 from hwreg.compile.folding import FoldToCycles, folding_config
+from hwreg.compile.folding_check import check_folding
 from hwreg.compile.lower import LowerToIntegerNDHWC
 from hwreg.config import dump_yaml, load_yaml, replace_field
 from hwreg.errors import UserError
@@ -106,12 +108,11 @@ def step_set_folding(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> 
     if cfg.folding_config is not None:
         from finn.transformation.general import ApplyConfig
 
-        if not Path(cfg.folding_config).is_file():
-            raise UserError(f"{cfg.folding_config}: folding config not found")
+        check_folding(model, cfg.folding_config)  # ApplyConfig only warns or accepts
         model = model.transform(ApplyConfig(str(cfg.folding_config)))
     else:
         model = model.transform(FoldToCycles(cfg.target_cycles(), cfg.ram_style.value))
-    (build_dir / "folding_config.json").write_text(json.dumps(folding_config(model), indent=2))
+    write_json(build_dir / "folding_config.json", folding_config(model))
     return model
 
 
@@ -123,9 +124,9 @@ def step_estimates(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> Mo
     report["target_fps"] = cfg.target_fps
     rep = build_dir / "report"
     rep.mkdir(exist_ok=True)
-    (rep / "estimate_layer_resources_cycles.json").write_text(json.dumps(layers, indent=2))
-    (rep / "estimate_network_performance.json").write_text(json.dumps(report, indent=2))
-    (rep / "estimates.md").write_text(markdown_summary(layers, report))
+    write_json(rep / "estimate_layer_resources_cycles.json", layers)
+    write_json(rep / "estimate_network_performance.json", report)
+    write_text(rep / "estimates.md", markdown_summary(layers, report))
     return model
 
 
@@ -159,6 +160,9 @@ if [s.__name__ for s in STEPS] != list(STEP_NAMES):
 def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
           from_step: str | None = None, to_step: str | None = None) -> ModelWrapper:
     """Run the steps from ``from_step`` (default: the first) to ``to_step`` (default: last)."""
+    from hwreg.export import read_onnx
+
+    cfg.validate()
     build_dir = Path(build_dir)
     inter = build_dir / "intermediate_models"
     inter.mkdir(parents=True, exist_ok=True)
@@ -169,12 +173,12 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
     start = STEP_NAMES.index(from_step) if from_step else 0
     stop = STEP_NAMES.index(to_step) + 1 if to_step else len(STEPS)
     if start == 0:
-        model = ModelWrapper(str(qonnx_path))
+        model = read_onnx(qonnx_path)
     else:
         prev = inter / f"{STEP_NAMES[start - 1]}.onnx"
         if not prev.is_file():
             raise UserError(f"{prev}: not found; cannot resume from {from_step}")
-        model = ModelWrapper(str(prev))
+        model = read_onnx(prev)
     times_path = build_dir / "time_per_step.json"
     times = json.loads(times_path.read_text()) if times_path.is_file() else {}
     finn_settings()
@@ -182,14 +186,16 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
         t0 = time.perf_counter()
         model = step(model, cfg, build_dir)
         times[step.__name__] = time.perf_counter() - t0
-        model.save(str(inter / f"{step.__name__}.onnx"))
-        times_path.write_text(json.dumps(times, indent=2))
+        with atomic_path(inter / f"{step.__name__}.onnx") as tmp:
+            model.save(str(tmp))
+        write_json(times_path, times)
     if stop > STEP_NAMES.index("step_estimates"):
         # the accelerator drawn (report/dataflow.svg, .png), with whatever FIFO depths exist now
         # (only when the estimates are of this graph: a run stopped before them keeps old ones)
         from hwreg.compile.dataflow import write_build_dataflow
 
-        write_build_dataflow(build_dir, ModelWrapper(str(hw_graph_path(build_dir))), model)
+        write_build_dataflow(build_dir, ModelWrapper(str(hw_graph_path(build_dir))), model,
+                             name=cfg.board.value)
     return model
 
 

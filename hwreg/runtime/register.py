@@ -26,6 +26,7 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
+from hwreg.atomic import ensure_folder
 from hwreg.checkpoint import load_model
 from hwreg.data.datasets import to_model_grid
 from hwreg.data.nifti import (
@@ -109,7 +110,7 @@ def register_files(fixed: str | Path, moving: str | Path, out: str | Path,
     disp = np.moveaxis(disp, 0, -1)[:, :, :, None, :].astype(np.float32)  # (X, Y, Z, 1, 3)
     warped_label = _sample(label_vol, y, order=0) if label_vol is not None else None
     t3 = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_folder(out)  # a UserError if it cannot be created
     save_nifti(warped, affine, targets[0])
     save_nifti(disp, affine, targets[1], intent="vector")
     if warped_label is not None:

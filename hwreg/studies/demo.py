@@ -16,7 +16,6 @@ resume, so an interrupted demo continues where it stopped.
 from __future__ import annotations
 
 import functools
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from hwreg.atomic import write_json, write_text
 from hwreg.compile.boards import Board
 from hwreg.errors import UserError
 from hwreg.studies.demo_layout import (
@@ -62,7 +62,7 @@ def _demo_config(source: Path, out: Path, data: Path, full: bool,
     for section, values in (extra or {}).items():
         cfg.setdefault(section, {}).update(values)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_text(out, yaml.safe_dump(cfg, sort_keys=False))
     return out
 
 
@@ -80,7 +80,7 @@ def _sweep_config(source: Path, out: Path, data: Path, full: bool) -> Path:
         cfg["run"]["loss"]["pyramid"] = True
         cfg["run"]["train"]["labels_per_pair"] = 2
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    write_text(out, yaml.safe_dump(cfg, sort_keys=False))
     return out
 
 
@@ -207,7 +207,7 @@ def run_demo(out: str | Path, data: str | Path = "data/default", configs: str | 
         except UserError as exc:
             raise UserError(f"demo stage '{stage.name}' failed: {exc}") from None
         timings[stage.name] = time.perf_counter() - t0
-    (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    write_json(out / "timings.json", timings)
     report = write_report(out, data, full=full)
     log(f"== report: {report} and {report.with_suffix('.html')}")
     return report

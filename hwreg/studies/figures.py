@@ -8,7 +8,7 @@
   their share of the bottleneck (the slowest layer sets the throughput).
 
 Every figure has a title and axis units; the report adds a caption that says what to look for.
-PNGs are written atomically (:mod:`hwreg.atomic_write`).
+PNGs are written atomically (:mod:`hwreg.atomic`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hwreg.atomic_write import write_with
+from hwreg.atomic import atomic_path
 from hwreg.metrics import jacobian_determinant
 
 
@@ -126,6 +126,7 @@ def layer_cycles_figure(cycles: Mapping[str, int], path: Path, title: str,
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    write_with(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
     return path

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hwreg.atomic_write import write_atomic
+from hwreg.atomic import write_json, write_text
 from hwreg.compile.boards import Board
 from hwreg.studies.demo_layout import BOARDS, HW_MODEL, PRUNED, evaluated_models, slug
 from hwreg.studies.report_html import markdown_to_html, shift_headings
@@ -163,10 +163,10 @@ def write_report(out: Path, data: Path, full: bool = False, embed_images: bool =
     blocks += _hardware_blocks(out, BOARDS, results)
     blocks += _ants_blocks(results)
     text = _to_markdown(blocks)
-    write_atomic(out / "report.md", text)
-    write_atomic(out / "report.html", markdown_to_html(text, "hwreg demo report", out,
-                                                       embed=embed_images))
-    write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    write_text(out / "report.md", text)
+    write_text(out / "report.html", markdown_to_html(text, "hwreg demo report", out,
+                                                     embed=embed_images))
+    write_json(out / "results.json", results)
     return out / "report.md"
 
 

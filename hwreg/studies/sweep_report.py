@@ -9,12 +9,12 @@ dense float32 conv weights (sparse index overhead not counted).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hwreg.atomic import atomic_path, write_text
 from hwreg.checkpoint import load_model
 from hwreg.compress import sparsity_report
 
@@ -146,14 +146,13 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hwreg.atomic_write import write_with
-
     def bits_value(r: dict[str, Any]) -> int:
         return 32 if r["bits"] == "float" else int(r["bits"])
 
     def save(fig: Any, path: Path) -> None:
         fig.tight_layout()
-        write_with(path, lambda f: fig.savefig(f, format="png", dpi=110))
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
         plt.close(fig)
 
     pairs = max((len(r.get("pair_dice", {})) for r in rows), default=0)
@@ -191,17 +190,14 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[str, Any]]:
     """Write ``table.csv``, ``table.md`` and the plots for the finished points (atomically);
     returns rows."""
-    from hwreg.atomic_write import write_atomic
-
     rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
     add_float_differences(rows)
-    table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=[*COLUMNS, *HW_COLUMNS], extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(out / "table.csv", table.getvalue())
+    with atomic_path(out / "table.csv") as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[*COLUMNS, *HW_COLUMNS], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
     grid = {p.name for p in points if p.grid}
-    write_atomic(out / "table.md", table_markdown(rows, grid, cfg.eval_pairs))
+    write_text(out / "table.md", table_markdown(rows, grid, cfg.eval_pairs))
     grid_rows = [r for r in rows if r["point"] in grid and math.isfinite(r["dice_mean"])]
     if grid_rows:
         write_plots(grid_rows, out)

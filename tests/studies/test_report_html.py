@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 
+from hwreg.atomic import TMP_PREFIX
 from hwreg.compile.dataflow import dataflow_graph, read_fifo_depths, write_build_dataflow
 from hwreg.compile.steps import hw_graph_path, resume_build
 from hwreg.data.labels import ibsr_label_names, read_label_names
@@ -187,7 +188,7 @@ def test_report_without_embedding_links_existing_files(tmp_path: Path) -> None:
     page = parse(out / "report.html")
     assert page.images == ["sweep/dice_vs_bits.png", "sweep/dice_vs_model_bits.png"]
     assert all((out / src).is_file() for src in page.images)
-    assert not any(Path(out).glob(".*.tmp"))  # atomic writes leave no temporary file
+    assert not any(out.rglob(TMP_PREFIX + "*"))  # atomic writes leave no temporary file
 
 
 def test_markdown_to_html_tables_and_headings(tmp_path: Path) -> None:

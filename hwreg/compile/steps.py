@@ -3,7 +3,9 @@
 Each step's output is saved as ``BUILD/intermediate_models/<step>.onnx`` and its wall time in
 ``BUILD/time_per_step.json``; a build resumes from any step (``from_step``) by loading the model
 the previous step saved. Steps that need Vivado come last and are skipped, with one message,
-when ``vivado`` is not on PATH. The config is saved as ``BUILD/build_config.yaml``.
+when ``vivado`` is not on PATH. The config is saved as ``BUILD/build_config.yaml``. After the
+steps, a build with estimates is drawn as ``BUILD/report/dataflow.svg``/``.png``
+(:mod:`hwreg.compile.dataflow`).
 """
 
 from __future__ import annotations
@@ -187,6 +189,13 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
         with atomic_path(inter / f"{step.__name__}.onnx") as tmp:
             model.save(str(tmp))
         write_json(times_path, times)
+    if stop > STEP_NAMES.index("step_estimates"):
+        # the accelerator drawn (report/dataflow.svg, .png), with whatever FIFO depths exist now
+        # (only when the estimates are of this graph: a run stopped before them keeps old ones)
+        from hwreg.compile.dataflow import write_build_dataflow
+
+        write_build_dataflow(build_dir, ModelWrapper(str(hw_graph_path(build_dir))), model,
+                             name=cfg.board.value)
     return model
 
 

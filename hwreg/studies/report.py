@@ -3,20 +3,24 @@
 Everything shown is read from what the demo's stages wrote (:mod:`.demo`, in the folders of
 :mod:`.demo_layout`) or computed here from
 the trained models; nothing is typed in. The report is built as a list of blocks (headings,
-paragraphs, tables, images) rendered to both Markdown and HTML.
+paragraphs, tables, figures with captions, Markdown fragments of other stages) rendered to
+Markdown; the HTML is that Markdown rendered by markdown-it-py (:mod:`.report_html`), figures
+embedded. Files are written atomically.
 """
 
 from __future__ import annotations
 
-import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hwreg.atomic import write_json, write_text
 from hwreg.compile.boards import Board
 from hwreg.studies.demo_layout import BOARDS, HW_MODEL, PRUNED, evaluated_models, slug
+from hwreg.studies.report_html import markdown_to_html, shift_headings
 
 Block = tuple[str, Any]
 
@@ -40,8 +44,21 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _cell(text: str) -> str:
+    """A Markdown table cell: pipes escaped, no line breaks."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _numeric(cells: list[str]) -> bool:
+    """True when every cell of a column reads as a number (right-aligned in the tables)."""
+    return bool(cells) and all(re.match(r"^[-+]?(\d|nan$)", c) for c in cells)
+
+
 def _to_markdown(blocks: list[Block]) -> str:
+    """The report as Markdown; fragments from other stages (``md``) get their headings demoted
+    below the report's sections; figures are an image and an italic caption paragraph."""
     lines: list[str] = []
+    figure = 0
     for kind, body in blocks:
         if kind in ("h1", "h2"):
             lines += ["#" * int(kind[1]) + " " + body, ""]
@@ -49,38 +66,18 @@ def _to_markdown(blocks: list[Block]) -> str:
             lines += [body, ""]
         elif kind == "table":
             headers, rows = body
-            lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-            lines += ["| " + " | ".join(r) + " |" for r in rows]
+            lines += ["| " + " | ".join(_cell(h) for h in headers) + " |",
+                      "|" + "".join("---:|" if _numeric([r[k] for r in rows]) else "---|"
+                                    for k in range(len(headers)))]
+            lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
             lines.append("")
         elif kind == "img":
-            lines += [f"![{body[1]}]({body[0]})", ""]
+            figure += 1
+            src, caption = body
+            lines += [f"![Figure {figure}]({src})", "", f"*Figure {figure}. {caption}*", ""]
         elif kind == "md":
-            lines += [body, ""]
+            lines += [shift_headings(body.strip(), 3), ""]
     return "\n".join(lines)
-
-
-def _to_html(blocks: list[Block], title: str) -> str:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
-             "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;"
-             "font-size:13px}img{max-width:100%}</style></head><body>"]
-    for kind, body in blocks:
-        if kind in ("h1", "h2"):
-            parts.append(f"<{kind}>{html.escape(body)}</{kind}>")
-        elif kind == "p":
-            parts.append(f"<p>{html.escape(body)}</p>")
-        elif kind == "table":
-            headers, rows = body
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-                         + "</tr>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>"
-                                                               for c in r) + "</tr>"
-                                             for r in rows) + "</table>")
-        elif kind == "img":
-            parts.append(f"<figure><img src='{html.escape(body[0])}'><figcaption>"
-                         f"{html.escape(body[1])}</figcaption></figure>")
-        elif kind == "md":  # a Markdown fragment written by another stage: shown as text
-            parts.append(f"<pre>{html.escape(body)}</pre>")
-    return "".join(parts) + "</body></html>\n"
 
 
 def _registration_figure(out: Path, data: Path) -> Path | None:
@@ -102,13 +99,13 @@ def _registration_figure(out: Path, data: Path) -> Path | None:
     return registration_figure(
         fixed.image, moving.image, warp_image_np(moving.image, ddf), fixed.labels,
         moving.labels, warp_labels_np(moving.labels, ddf), ddf, out / "fig_registration.png",
-        f"demo-w4a4: {moving.id} -> {fixed.id} (held out)")
+        f"demo-w4a4: {moving.id} -> {fixed.id} (held out; axial mid slice, one pixel per voxel)")
 
 
-def write_report(out: Path, data: Path, full: bool = False) -> Path:
-    """Write ``report.md``, ``report.html``, ``results.json`` and figures into ``out``."""
-    from hwreg.studies.figures import bar_figure
-
+def write_report(out: Path, data: Path, full: bool = False, embed_images: bool = True) -> Path:
+    """Write ``report.md``, ``report.html`` (the Markdown rendered by markdown-it-py; figures
+    embedded as data URIs unless ``embed_images`` is False), ``results.json`` and figures into
+    ``out``."""
     results: dict[str, Any] = {"models": {}, "full": full}
     blocks: list[Block] = [("h1", "hwreg demo report"), (
         "p", "Label-driven, quantization-aware 3D registration on the embedded default data "
@@ -152,29 +149,48 @@ def write_report(out: Path, data: Path, full: bool = False) -> Path:
                                "tre_mm": v["registered"]["tre_mm"],
                                "folding_percent": v["registered"]["folding_percent"]}
                            for k, v in evals.items()}
-    shipped = [k for k in evals if "shipped" in k]
-    if shipped:
-        labels = list(evals[shipped[0]]["registered"]["dice_per_label"])
-        series = {k: [evals[k]["registered"]["dice_per_label"].get(lid, np.nan)
-                      for lid in labels] for k in shipped}
-        series["identity"] = [evals[shipped[0]]["identity"]["dice_per_label"].get(lid, np.nan)
-                              for lid in labels]
-        bar_figure(series, labels, out / "fig_dice_per_label.png", "Dice per label (held out)",
-                   "Dice")
-        blocks.append(("img", ("fig_dice_per_label.png", "Dice per IBSR label id")))
+    blocks += _dice_blocks(out, evals)
     try:
         _registration_figure(out, data)
-        blocks.append(("img", ("fig_registration.png", "fixed, moving, warped with label "
-                                                       "contours; DDF grid; Jacobian")))
+        blocks.append(("img", ("fig_registration.png", (
+            "The shipped W4A4 model on the first held-out pair: fixed, moving and warped moving "
+            "image (axial mid slice) with label contours, the DDF as a deformed grid and its "
+            "Jacobian determinant (blue < 1 < red). Look for: warped contours closer to the "
+            "fixed ones than the moving ones, and no Jacobian at or below 0 (folding)."))))
     except Exception as exc:  # a figure must not sink the report
         blocks.append(("p", f"(registration figure not drawn: {type(exc).__name__}: {exc})"))
     blocks += _compression_blocks(out, results)
     blocks += _hardware_blocks(out, BOARDS, results)
     blocks += _ants_blocks(results)
-    (out / "report.md").write_text(_to_markdown(blocks))
-    (out / "report.html").write_text(_to_html(blocks, "hwreg demo report"))
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = _to_markdown(blocks)
+    write_text(out / "report.md", text)
+    write_text(out / "report.html", markdown_to_html(text, "hwreg demo report", out,
+                                                     embed=embed_images))
+    write_json(out / "results.json", results)
     return out / "report.md"
+
+
+def _dice_blocks(out: Path, evals: dict[str, Any]) -> list[Block]:
+    """Dice per IBSR structure of the shipped models (horizontal bars, structure names)."""
+    from hwreg.data.labels import ibsr_label_names
+    from hwreg.studies.figures import structure_dice_figure
+
+    shipped = [k for k in evals if "shipped" in k]
+    if not shipped:
+        return []
+    names = {str(k): v for k, v in ibsr_label_names().items()}
+    series = {k.replace(" (shipped)", ""): evals[k]["registered"]["dice_per_label"]
+              for k in shipped}
+    before = evals[shipped[0]]["identity"]["dice_per_label"]
+    pairs = evals[shipped[0]]["pairs"]
+    structure_dice_figure(series, names, out / "fig_dice_per_label.png",
+                          f"Dice per structure after registration ({pairs} held-out pairs)",
+                          before=before)
+    return [("img", ("fig_dice_per_label.png", (
+        "Mean Dice per IBSR structure (names from the atlas's ibsr.csv) after registration with "
+        "each shipped model, best structure of the first model at the top; black ticks: before "
+        "registration. Look for: bars well right of their tick (the gain), and structures where "
+        "the quantized or pruned model falls behind the float one.")))]
 
 
 def _compression_blocks(out: Path, results: dict[str, Any]) -> list[Block]:
@@ -188,16 +204,29 @@ def _compression_blocks(out: Path, results: dict[str, Any]) -> list[Block]:
     table = out / "sweep" / "table.md"
     if table.is_file():
         blocks.append(("md", table.read_text()))
-        for png in ("dice_vs_bits.png", "dice_vs_model_bits.png"):
+        for png, caption in SWEEP_FIGURES.items():
             if (out / "sweep" / png).is_file():
-                blocks.append(("img", (f"sweep/{png}", png[:-4].replace("_", " "))))
+                blocks.append(("img", (f"sweep/{png}", caption)))
         results["sweep_table"] = str(out / "sweep" / "table.csv")
     return blocks
 
 
+#: The sweep's plots (:func:`hwreg.studies.sweep_report.write_plots`) and their captions.
+SWEEP_FIGURES = {
+    "dice_vs_bits.png": (
+        "Held-out Dice against weight/activation bits, one line per target sparsity (float "
+        "drawn at 32 bits); bars: 95 % confidence interval of the mean over the held-out pairs. "
+        "Look for: the bit width below which Dice drops out of the float point's interval."),
+    "dice_vs_model_bits.png": (
+        "Held-out Dice against model size (non-zero weight bits, log scale), one marker per "
+        "bit width; bars: 95 % confidence interval of the mean over pairs. Look for: the "
+        "smallest model whose interval still overlaps the float model's."),
+}
+
+
 def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, Any]
                      ) -> list[Block]:
-    from hwreg.studies.figures import bar_figure
+    from hwreg.studies.figures import layer_cycles_figure
 
     blocks: list[Block] = [("h2", "FINN build of demo-w4a4 (estimates, 200 MHz)")]
     rows = []
@@ -214,19 +243,27 @@ def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, An
             "pairs_per_s": perf["estimated_pairs_per_s"], "fits": perf["fits"], **t}
     blocks.append(_table(["board", "pairs/s", "LUT", "BRAM_18K", "DSP", "fits",
                           "balance (MVAU)"], rows))
+    emu = _read(out / "emulation" / "emulation.json")
+    blocks += _dataflow_blocks(out / "build" / Board.zcu104.value, out, emu)
     layers = _read(out / "build" / Board.zcu104.value / "report"
                    / "estimate_layer_resources_cycles.json")
     if layers:
-        names = list(layers)
-        bar_figure({"cycles": [layers[n]["cycles"] for n in names]}, names,
-                   out / "fig_cycles_per_layer.png", "ZCU104: cycles per layer", "cycles")
-        blocks.append(("img", ("fig_cycles_per_layer.png", "expected cycles per layer")))
+        perf = _read(out / "build" / Board.zcu104.value / "report"
+                     / "estimate_network_performance.json") or {}
+        layer_cycles_figure({n: v["cycles"] for n, v in layers.items()},
+                            out / "fig_cycles_per_layer.png",
+                            "ZCU104: expected cycles per layer (one volume pair)",
+                            perf.get("clock_MHz"))
+        blocks.append(("img", ("fig_cycles_per_layer.png", (
+            "FINN's expected cycles per layer for one pair, in graph order; colour and the "
+            "dashed line: the slowest layer, which sets the pairs/s. Look for: how many layers "
+            "sit at the line (a balanced pipeline) and which cheap layers could be folded "
+            "less to save resources."))))
         blocks.append(_table(["layer", "impl", "cycles", "LUT", "BRAM_18K", "DSP"],
                              [[n, v["impl"], v["cycles"], v["LUT"], v["BRAM_18K"], v["DSP"]]
                               for n, v in layers.items()]))
         blocks.append(("p", "FINN reports 0 LUT for its RTL MVAU (DSP-based); FIFOs and width "
                             "converters are not counted."))
-    emu = _read(out / "emulation" / "emulation.json")
     if emu is not None:
         blocks.append(("h2", "Bit-exact emulation (L1 Brevitas, L2 QONNX, L3 FINN HW graph)"))
         blocks.append(_table(["level", "max abs diff vs L1 (integers)", "ms per pair"],
@@ -242,6 +279,37 @@ def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, An
         results["emulation"] = {"exact": emu["exact"], "pairs": emu["pairs"],
                                 "levels": emu["levels"]}
     return blocks
+
+
+def _dataflow_blocks(build: Path, out: Path, emu: dict[str, Any] | None) -> list[Block]:
+    """The accelerator drawn (:mod:`hwreg.compile.dataflow`): redrawn as ``fig_dataflow.png``
+    with the FIFO depths the emulation's L5 sized by simulation when the build has none of its
+    own, else the build's ``report/dataflow.png``."""
+    caption = ("The accelerator as FINN builds it for ZCU104: one box per hardware layer with "
+               "its op, folding (PE/SIMD) and expected cycles per pair, coloured by its share "
+               "of the slowest layer (red border); arrows carry the stream width in bits per "
+               "beat (a -> b: a width converter) and the FIFO depth in entries; the dashed "
+               "stream is the U-Net's skip. Look for: the red boxes (the bottleneck) and the "
+               "deep FIFOs, which cost memory.")
+    l5 = (emu or {}).get("L5", {})
+    try:
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        from hwreg.compile.dataflow import write_build_dataflow
+        from hwreg.compile.steps import hw_graph_path
+
+        paths = write_build_dataflow(
+            build, ModelWrapper(str(hw_graph_path(build))), stem=out / "fig_dataflow",
+            depths=l5.get("fifo_depths"),
+            depths_source=f"sized by the L5 simulation ({l5.get('fifo_sizing', '')}, "
+                          "emulation.json)")
+        if paths:
+            return [("img", (paths[1].name, caption))]
+    except Exception as exc:  # a figure must not sink the report
+        if (build / "report" / "dataflow.png").is_file():
+            return [("img", (f"build/{build.name}/report/dataflow.png", caption))]
+        return [("p", f"(dataflow diagram not drawn: {type(exc).__name__}: {exc})")]
+    return []
 
 
 def _rtl_blocks(emu: dict[str, Any]) -> list[Block]:

@@ -51,17 +51,11 @@ def paired_difference(values: dict[tuple, float], reference: dict[tuple, float]
                       ) -> tuple[float, float, int]:
     """Mean paired Dice difference ``values - reference`` over the pairs both have, the half
     width of its 95 % confidence interval (Student t) and the number of pairs."""
-    from scipy import stats
-
     diffs = [values[k] - reference[k] for k in values if k in reference]
     n = len(diffs)
     if n == 0:
         return float("nan"), float("nan"), 0
-    mean = sum(diffs) / n
-    if n < 2:
-        return mean, float("nan"), n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    return mean, float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)), n
+    return sum(diffs) / n, mean_ci95(diffs), n
 
 
 def add_float_differences(rows: list[dict[str, Any]]) -> None:
@@ -123,9 +117,30 @@ def table_markdown(rows: list[dict[str, Any]], grid: set[str], pairs: int | None
     return "\n".join(lines) + "\n"
 
 
+def mean_ci95(values: list[float]) -> float:
+    """Half width of the 95 % confidence interval of the mean of ``values`` (Student t;
+    nan below two values)."""
+    from scipy import stats
+
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
+
+
+def _dice_interval(r: dict[str, Any]) -> float:
+    """A row's 95 % interval of the mean Dice over its pairs (its sd when it has no pairs)."""
+    pairs = list(r.get("pair_dice", {}).values())
+    half = mean_ci95(pairs)
+    return half if math.isfinite(half) else r["dice_sd"]
+
+
 def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """``dice_vs_bits.png`` (one line per sparsity; float drawn at 32 bits) and
-    ``dice_vs_model_bits.png`` (Dice vs non-zero weight bits, log scale)."""
+    ``dice_vs_model_bits.png`` (Dice vs non-zero weight bits, log scale); error bars: the 95 %
+    confidence interval of the mean Dice over the held-out pairs. Written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -134,39 +149,47 @@ def write_plots(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     def bits_value(r: dict[str, Any]) -> int:
         return 32 if r["bits"] == "float" else int(r["bits"])
 
+    def save(fig: Any, path: Path) -> None:
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+
+    pairs = max((len(r.get("pair_dice", {})) for r in rows), default=0)
+    ylabel = "held-out Dice (mean, 95 % CI; unitless)"
     paths = [out / "dice_vs_bits.png", out / "dice_vs_model_bits.png"]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     for s in sorted({r["target_sparsity"] for r in rows}):
-        pts = sorted((bits_value(r), r["dice_mean"], r["dice_sd"]) for r in rows
+        pts = sorted((bits_value(r), r["dice_mean"], _dice_interval(r)) for r in rows
                      if r["target_sparsity"] == s)
         ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts],
                     marker="o", capsize=3, label=f"{100 * s:g} % sparse")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("weight and activation bits (float = 32)")
-    ax.set_ylabel("held-out Dice (mean ± sd)")
+    ax.set_xlabel("weight and activation bits (float drawn at 32)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"Accuracy vs bit width ({pairs} held-out pairs per point)")
+    ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    with atomic_path(paths[0]) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    save(fig, paths[0])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     for b in sorted({bits_value(r) for r in rows}):
         sel = [r for r in rows if bits_value(r) == b]
-        ax.plot([max(1, r["nonzero_weight_bits"]) for r in sel], [r["dice_mean"] for r in sel],
-                "o", label="float" if b == 32 else f"w{b}a{b}")
+        ax.errorbar([max(1, r["nonzero_weight_bits"]) for r in sel],
+                    [r["dice_mean"] for r in sel], yerr=[_dice_interval(r) for r in sel],
+                    fmt="o", capsize=3, label="float" if b == 32 else f"w{b}a{b}")
     ax.set_xscale("log")
-    ax.set_xlabel("model size: non-zero weight bits")
-    ax.set_ylabel("held-out Dice (mean)")
+    ax.set_xlabel("model size: non-zero weight bits (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"Accuracy vs model size ({pairs} held-out pairs per point)")
+    ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    with atomic_path(paths[1]) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save(fig, paths[1])
     return paths
 
 
 def write_report(points: list[Point], out: Path, cfg: SweepConfig) -> list[dict[str, Any]]:
-    """Write ``table.csv``, ``table.md`` and the plots for the finished points; returns rows."""
+    """Write ``table.csv``, ``table.md`` and the plots for the finished points (atomically);
+    returns rows."""
     rows = [r for p in points if (r := point_row(p, out / "points" / p.name)) is not None]
     add_float_differences(rows)
     with atomic_path(out / "table.csv") as tmp, tmp.open("w", newline="") as f:

@@ -244,7 +244,7 @@ def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, hw: Any, 
                    "why_not": flow.UNSUPPORTED.get(board), "bitfile": flow.BITFILE,
                    "hwh": flow.HWHFILE, "dma": flow.DMA_CELL},
     }
-    _write_flow(pkg, board, cfg.clock_ns, manifest)
+    write_flow(pkg, board, cfg.clock_ns, manifest)
     drv = pkg / "driver"
     drv.mkdir()
     shutil.copyfile(_DRIVER, drv / "hwreg_driver.py")
@@ -254,7 +254,9 @@ def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, hw: Any, 
     return manifest
 
 
-def _write_flow(pkg: Path, board: Board, clock_ns: float, manifest: dict[str, Any]) -> None:
+def write_flow(pkg: Path, board: Board, clock_ns: float, manifest: dict[str, Any]) -> None:
+    """``pkg/vivado/*.tcl`` and ``pkg/Makefile`` for ``board`` from a manifest's stream widths
+    and file lists (:mod:`.flow`)."""
     viv = pkg / "vivado"
     viv.mkdir()
     s, r = manifest["stream"], manifest["rtl"]
@@ -267,10 +269,11 @@ def _write_flow(pkg: Path, board: Board, clock_ns: float, manifest: dict[str, An
     (pkg / "Makefile").write_text(flow.makefile(board))
 
 
-_RUN_PAIR = '''"""One volume pair through the accelerator: python3 driver/run_pair.py X.npy CODES.npy
-[--transport pynq|verilator]. X.npy: (2, D, H, W) float in [0, 1] (fixed, moving) on the
-package's input grid; CODES.npy: the integer DDF codes (3, D', H', W'); DDF = codes * scale
-(manifest.json output.scale), see hwreg_driver.Accelerator.ddf."""
+_RUN_PAIR = '''"""One volume pair through the accelerator:
+python3 driver/run_pair.py X.npy CODES.npy [--transport pynq|verilator].
+X.npy: (2, D, H, W) float in [0, 1] (fixed, moving) on the package's input grid;
+CODES.npy: the integer DDF codes (3, D', H', W'); DDF = codes * scale (manifest.json
+output.scale), see hwreg_driver.Accelerator.ddf."""
 
 import argparse
 from pathlib import Path

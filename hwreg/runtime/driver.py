@@ -74,6 +74,8 @@ def upsample_ddf_np(ddf: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """(3, d, h, w) DDF in voxels -> (3, D, H, W) in voxels of the new grid: trilinear with
     corner voxel centres aligned, component k times ``(N_k - 1) / (n_k - 1)`` (the host
     epilogue of ``head_level = 1``; same map as ``hwreg.warp.upsample_ddf``)."""
+    if any(o == 1 < n for o, n in zip(ddf.shape[1:], shape, strict=True)):
+        raise ValueError(f"cannot upsample an axis of length 1: ddf {ddf.shape}, grid {shape}")
     out = np.asarray(ddf, np.float64)
     for axis, n_new in enumerate(shape, start=1):  # one separable linear pass per axis
         n_old = out.shape[axis]

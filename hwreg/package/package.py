@@ -8,8 +8,11 @@ datatypes, shapes, clock, stream widths, prologue/epilogue constants, FIFO depth
 
 FIFO depths: ``BUILD/fifo_depths.json`` (instance -> entries, optionally under ``"depths"``)
 when the build has one; otherwise they are sized by simulation exactly as L5 does
-(:func:`hwreg.rtl.stitch.simulate_accelerator` on one random volume pair, exact vs L3, which
-is why this module runs after emulation in the walk and imports :mod:`hwreg.emulate`).
+(:func:`hwreg.rtl.stitch.size_fifos` on one random volume pair). Before the package is
+published, its own Verilator model (built from ``PKG/rtl`` through the driver's ``verilator``
+transport, cached in ``PKG/verilator`` for the virtual board) must reproduce the L3 codes of
+that pair exactly. Packaging comes after emulation in the walk: it uses :mod:`hwreg.emulate`
+(L3) and :mod:`hwreg.runtime.driver`.
 
 No HLS: a layer that FINN implements only in HLS (``MVAU_hls`` of ``mvau_style: hls``) is
 refused by name; ElementwiseAdd and DuplicateStreams (HLS in FINN) use the project's RTL.
@@ -79,25 +82,6 @@ def _relocate(path: Path) -> str:
     return text
 
 
-def _l5_depths(build_dir: Path, part: str, clock_ns: float, work: Path,
-               cache_dir: Path) -> tuple[Any, dict[str, int], dict[str, Any]]:
-    """FIFO depths sized by simulation as L5 does, on one random pair; (HW graph, depths,
-    L5 summary). Refuses (RuntimeError) if the stitched accelerator is not exact vs L3."""
-    from hwreg.emulate import Levels
-    from hwreg.export import random_codes
-    from hwreg.rtl.stitch import simulate_accelerator
-
-    grid = load_yaml(BuildConfig, build_dir / "build_config.yaml").grid_shape
-    levels = Levels(build_dir)
-    _, ctx3 = levels.l3(random_codes(tuple(grid), 1, seed=0))  # type: ignore[arg-type]
-    res = simulate_accelerator(levels.hw, ctx3, work, part, clock_ns, cache_dir, None)
-    if not res["exact"]:
-        raise RuntimeError(f"L5 is not exact vs L3 on {build_dir}: refusing to package")
-    keep = ("exact", "cycles_one_volume", "interval_cycles", "finn_max_layer_cycles",
-            "fifo_sizing", "fifo_bits")
-    return levels.hw, dict(res["fifo_depths"]), {k: res[k] for k in keep}
-
-
 def _stream(spec: Any) -> dict[str, Any]:
     """Widths and beat counts of the accelerator's input and output streams."""
     from qonnx.custom_op.registry import getCustomOp
@@ -137,33 +121,43 @@ def _publish(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def package_build(build_dir: str | Path, out: str | Path, board: Board | str | None = None,
-                  force: bool = False, cache_dir: Path | None = None) -> dict[str, Any]:
-    """Write the package of ``build_dir`` for ``board`` (default: the build's) to ``out``;
-    returns the manifest (module docstring)."""
-    from qonnx.core.modelwrapper import ModelWrapper
+def _verify(pkg: Path, x: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+    """The package's own Verilator model (cached in ``pkg/verilator``, the virtual board's
+    cache) on the pair ``x`` (1, 2, D, H, W) must give the L3 codes ``ref``; RuntimeError if
+    not."""
+    from hwreg.runtime.driver import Accelerator, VerilatorTransport, load_manifest
 
+    transport = VerilatorTransport(pkg, load_manifest(pkg))
+    codes = Accelerator(pkg, transport).codes(x[0])
+    if not np.array_equal(codes, ref[0]):
+        raise RuntimeError(f"the packaged RTL differs from L3 (max abs diff "
+                           f"{int(np.abs(codes - ref[0]).max())}): refusing to package")
+    return {"exact": True, "pair": "random 8-bit volumes, seed 0", "vs": "L3 (= Brevitas)",
+            "cycles": transport.cycles}
+
+
+def package_build(build_dir: str | Path, out: str | Path, board: Board | str | None = None,
+                  force: bool = False, cache_dir: Path | None = None,
+                  verify: bool = True) -> dict[str, Any]:
+    """Write the package of ``build_dir`` for ``board`` (default: the build's) to ``out``;
+    returns the manifest (module docstring). With ``verify`` the package's own Verilator
+    model (its files, its AXI-stream top) runs one random pair, exact vs L3, before the
+    package is published; ``cache_dir`` holds the FIFO-sizing builds."""
     import hwreg.compile.ops  # noqa: F401  (registers the 3D ops)
     from hwreg.compile.estimates import specialised_copy
-    from hwreg.compile.lower import META_OUT_GRID, META_OUT_SCALE
-    from hwreg.compile.steps import finn_settings, hw_graph_path
-    from hwreg.rtl.stitch import stitch
+    from hwreg.emulate import Levels
+    from hwreg.export import random_codes
+    from hwreg.rtl.stitch import size_fifos, stitch
 
     build_dir, out = Path(build_dir), Path(out)
     cfg_path = build_dir / "build_config.yaml"
     if not cfg_path.is_file():
         raise UserError(f"{cfg_path}: not found; is {build_dir} a hwreg build?")
     cfg = load_yaml(BuildConfig, cfg_path)
-    hw_path = hw_graph_path(build_dir)
-    lowered = build_dir / "intermediate_models" / "step_lower_to_integer.onnx"
-    for p in (hw_path, lowered, build_dir / "export.onnx"):
-        if not p.is_file():
-            raise UserError(f"{p}: not found; run `hwreg build` (through step_set_folding) first")
+    levels = Levels(build_dir)  # the build's HW graph and host constants (UserError if absent)
     board = Board(board) if board is not None else cfg.board
     part = board_info(board).part
-    finn_settings()
-    hw = ModelWrapper(str(hw_path))
-    hls = hls_only_layers(specialised_copy(hw, part))
+    hls = hls_only_layers(specialised_copy(levels.hw, part))
     if hls:
         raise UserError(f"{build_dir}: layers with only an HLS implementation (they need "
                         f"vitis_hls): {', '.join(hls)}; rebuild with mvau_style: rtl")
@@ -171,21 +165,25 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
     depths = read_fifo_depths(depths_file) if depths_file.is_file() else None
     staging = _stage_out(out, force)
     cache = Path(cache_dir) if cache_dir is not None else harness.DEFAULT_CACHE
+    x = random_codes(tuple(cfg.grid_shape), 1, seed=0)  # type: ignore[arg-type]
     try:
         with tempfile.TemporaryDirectory(prefix="hwreg-package-") as tmp:
             work = Path(tmp)
-            l5: dict[str, Any] | None = None
+            ref, ctx3 = levels.l3(x)
             if depths is None:
-                hw, depths, l5 = _l5_depths(build_dir, part, cfg.clock_ns, work / "l5", cache)
-            top, files, runtime, spec, fifos = stitch(hw, work / "hdl", part, cfg.clock_ns,
-                                                      DEFAULT_FIFO_DEPTH, depths)
+                depths = size_fifos(levels.hw, ctx3, work / "l5", part, cfg.clock_ns, cache)
+            top, files, runtime, spec, fifos = stitch(levels.hw, work / "hdl", part,
+                                                      cfg.clock_ns, DEFAULT_FIFO_DEPTH, depths)
             unknown = sorted(set(depths) - set(fifos))
             if unknown:
                 raise UserError(f"{depths_file}: no FIFO named {unknown[0]} in this build "
                                 f"(FIFOs: {', '.join(sorted(fifos))})")
-            manifest = _write(staging, build_dir, cfg, board, hw, spec, top, files, runtime,
-                              fifos, l5, depths_file if l5 is None else None,
-                              ModelWrapper(str(lowered)), META_OUT_GRID, META_OUT_SCALE)
+            from_file = depths_file if depths_file.is_file() else None
+            manifest = _write(staging, build_dir, cfg, board, levels, spec, top, files,
+                              runtime, fifos, from_file)
+        if verify:
+            manifest["verified"] = _verify(staging, x, ref)
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
         _publish(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -193,10 +191,9 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
     return manifest
 
 
-def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, hw: Any, spec: Any,
-           core: str, files: list[Path], runtime: list[Path], fifos: dict[str, tuple[int, int]],
-           l5: dict[str, Any] | None, depths_file: Path | None, lowered: Any, meta_grid: str,
-           meta_scale: str) -> dict[str, Any]:
+def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, levels: Any,
+           spec: Any, core: str, files: list[Path], runtime: list[Path],
+           fifos: dict[str, tuple[int, int]], depths_file: Path | None) -> dict[str, Any]:
     """Every file of the package into ``pkg``; returns the manifest."""
     from hwreg import __version__
 
@@ -214,8 +211,8 @@ def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, hw: Any, 
         flow.axis_top(core, s["in_width"], s["out_width"], s["beats_out"]))
     sources = [*(f.name for f in files), f"{flow.AXIS_TOP}.v"]
     (rtl / "sources.f").write_text("\n".join(sources) + "\n")
+    hw = levels.hw
     g = hw.graph
-    out_grid = [int(v) for v in lowered.get_metadata_prop(meta_grid).split(",")]
     manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT, "hwreg_version": __version__,
         "model": {"export_onnx_sha256": hashlib.sha256(
@@ -228,8 +225,8 @@ def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, hw: Any, 
                   "layout": "NDHWC", "scale": 2.0 ** -8,
                   "prologue": "codes = round(clip(x / scale, 0, 255)), x in [0, 1]; "
                               "channel 0 fixed, 1 moving"},
-        "output": {**_tensor(hw, g.output[0].name), "grid": out_grid, "channels": 3,
-                   "layout": "NDHWC", "scale": float(lowered.get_metadata_prop(meta_scale)),
+        "output": {**_tensor(hw, g.output[0].name), "grid": list(levels.grid), "channels": 3,
+                   "layout": "NDHWC", "scale": levels.scale,
                    "epilogue": "ddf = codes * scale (voxels of the output grid); upsampled "
                                "to the input grid when they differ"},
         "stream": s,
@@ -239,7 +236,7 @@ def _write(pkg: Path, build_dir: Path, cfg: BuildConfig, board: Board, hw: Any, 
         "fifos": {k: {"width": w, "depth": d} for k, (w, d) in sorted(fifos.items())},
         "fifo_depths_from": (str(depths_file) if depths_file is not None
                              else "simulation (as L5), one random pair"),
-        "l5": l5,
+        "verified": None,
         "vivado": {"supported": board not in flow.UNSUPPORTED,
                    "why_not": flow.UNSUPPORTED.get(board), "bitfile": flow.BITFILE,
                    "hwh": flow.HWHFILE, "dma": flow.DMA_CELL},

@@ -128,8 +128,9 @@ class PynqTransport:
 class VerilatorTransport:
     """The virtual board: the Verilator model of ``PKG/rtl`` (top ``manifest["rtl"]["top"]``,
     the block design's module reference), built from the package's files with hwreg's Verilator
-    harness and build cache; each transfer streams the beats with valid gaps and random output
-    back-pressure (``stall_percent``) and checks TLAST on every output beat."""
+    harness, cached in ``cache_dir`` (default ``PKG/verilator``: built once per package); each
+    transfer streams the beats with valid gaps and random output back-pressure
+    (``stall_percent``) and checks TLAST on every output beat."""
 
     def __init__(self, pkg: str | Path, manifest: dict[str, Any],
                  cache_dir: str | Path | None = None, stall_percent: int = 0) -> None:
@@ -142,8 +143,8 @@ class VerilatorTransport:
         self.runtime = [self.pkg / f for f in rtl["memory_files"]]
         self.ins = [harness.Port("s_axis", 8 * s["dma_in_bytes"])]
         self.outs = [harness.Port("m_axis", 8 * s["dma_out_bytes"], last=True)]
-        kw = {} if cache_dir is None else {"cache_dir": Path(cache_dir)}
-        self.exe = harness.build(self.sources, rtl["top"], self.ins, self.outs, **kw)
+        cache = Path(cache_dir) if cache_dir is not None else self.pkg / "verilator"
+        self.exe = harness.build(self.sources, rtl["top"], self.ins, self.outs, cache)
         self.cycles = 0
 
     def transfer(self, beats: np.ndarray) -> np.ndarray:

@@ -322,7 +322,9 @@ DMA), `vivado/` (Tcl flow), `driver/` (host driver, numpy only), `manifest.json`
 ## Build and run
 1. **Check** (Verilator): `make lint`; the virtual board (`hwreg register FIXED MOVING --out DIR
    --device verilator --package .` or `driver/run_pair.py ... --transport verilator`, both with
-   hwreg installed) streams the same bytes through the Verilator model of `rtl/`.
+   hwreg installed) streams the same bytes through the Verilator model of `rtl/` (built once,
+   cached in `verilator/`). `manifest.json` `verified`: that model was exact vs L3 on one
+   random pair when this package was written.
 {board_steps}
 
 Untested on hardware: the Tcl flow and the pynq transport have not run (no Vivado, no board

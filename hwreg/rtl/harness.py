@@ -5,7 +5,8 @@ The module's ports are ``ap_clk``, ``ap_rst_n`` and, per stream ``s``, ``s_TDATA
 ``s_TVALID``, ``s_TREADY``; any other input (AXI-lite, ``ap_clk2x``) is held at 0. The
 generated C++ testbench drives every input stream from a file of packed beats (valid held until
 the handshake, random gaps) and every output stream with random back-pressure, records the output
-beats and counts cycles until all expected outputs arrived. It then runs :data:`DRAIN_CYCLES`
+beats (and, for a port declared with ``last``, its TLAST per beat in ``out<k>.last``) and
+counts cycles until all expected outputs arrived. It then runs :data:`DRAIN_CYCLES`
 more and reports extra output beats, input beats never consumed, and (after
 :data:`IDLE_LIMIT` cycles without a handshake) missing output beats: :class:`StreamError`.
 Beats are packed FINN's way: element ``i`` in bits ``[i*BITS, (i+1)*BITS)`` (:func:`pack`,

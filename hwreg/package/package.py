@@ -16,15 +16,15 @@ that pair exactly. Packaging comes after emulation in the walk: it uses :mod:`hw
 
 No HLS: a layer that FINN implements only in HLS (``MVAU_hls`` of ``mvau_style: hls``) is
 refused by name; ElementwiseAdd and DuplicateStreams (HLS in FINN) use the project's RTL.
-The package is staged in a temporary sibling folder and renamed at the end; an existing PKG is
-refused without ``force`` and replaced only once the new one is complete.
+The package is staged in a temporary sibling folder and renamed at the end
+(:func:`hwreg.atomic.staged_dir`); an existing PKG is refused without ``force`` and replaced
+only once the new one is complete.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from hwreg.atomic import require_new_folder, staged_dir
 from hwreg.compile.boards import Board, board_info
 from hwreg.compile.config import BuildConfig
 from hwreg.config import load_yaml, to_dict
@@ -101,26 +102,6 @@ def _tensor(model: Any, name: str) -> dict[str, Any]:
             "datatype": dt.name, "bits": int(dt.bitwidth()), "signed": bool(dt.signed())}
 
 
-def _stage_out(out: Path, force: bool) -> Path:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder")
-    if out.exists() and not force:
-        raise UserError(f"{out}: exists; pass --force to overwrite")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Rename the finished staging folder to ``out`` (an old ``out`` goes only after)."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _verify(pkg: Path, x: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
     """The package's own Verilator model (cached in ``pkg/verilator``, the virtual board's
     cache) on the pair ``x`` (1, 2, D, H, W) must give the L3 codes ``ref``; RuntimeError if
@@ -154,6 +135,7 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
     if not cfg_path.is_file():
         raise UserError(f"{cfg_path}: not found; is {build_dir} a hwreg build?")
     cfg = load_yaml(BuildConfig, cfg_path)
+    require_new_folder(out, force)  # refused before any work
     levels = Levels(build_dir)  # the build's HW graph and host constants (UserError if absent)
     board = Board(board) if board is not None else cfg.board
     part = board_info(board).part
@@ -163,31 +145,26 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
                         f"vitis_hls): {', '.join(hls)}; rebuild with mvau_style: rtl")
     depths_file = build_dir / "fifo_depths.json"
     depths = read_fifo_depths(depths_file) if depths_file.is_file() else None
-    staging = _stage_out(out, force)
     cache = Path(cache_dir) if cache_dir is not None else harness.DEFAULT_CACHE
     x = random_codes(tuple(cfg.grid_shape), 1, seed=0)  # type: ignore[arg-type]
-    try:
-        with tempfile.TemporaryDirectory(prefix="hwreg-package-") as tmp:
-            work = Path(tmp)
-            ref, ctx3 = levels.l3(x)
-            if depths is None:
-                depths = size_fifos(levels.hw, ctx3, work / "l5", part, cfg.clock_ns, cache)
-            top, files, runtime, spec, fifos = stitch(levels.hw, work / "hdl", part,
-                                                      cfg.clock_ns, DEFAULT_FIFO_DEPTH, depths)
-            unknown = sorted(set(depths) - set(fifos))
-            if unknown:
-                raise UserError(f"{depths_file}: no FIFO named {unknown[0]} in this build "
-                                f"(FIFOs: {', '.join(sorted(fifos))})")
-            from_file = depths_file if depths_file.is_file() else None
-            manifest = _write(staging, build_dir, cfg, board, levels, spec, top, files,
-                              runtime, fifos, from_file)
+    with staged_dir(out, force) as staging, \
+            tempfile.TemporaryDirectory(prefix="hwreg-package-") as tmp:
+        work = Path(tmp)
+        ref, ctx3 = levels.l3(x)
+        if depths is None:
+            depths = size_fifos(levels.hw, ctx3, work / "l5", part, cfg.clock_ns, cache)
+        top, files, runtime, spec, fifos = stitch(levels.hw, work / "hdl", part, cfg.clock_ns,
+                                                  DEFAULT_FIFO_DEPTH, depths)
+        unknown = sorted(set(depths) - set(fifos))
+        if unknown:
+            raise UserError(f"{depths_file}: no FIFO named {unknown[0]} in this build "
+                            f"(FIFOs: {', '.join(sorted(fifos))})")
+        from_file = depths_file if depths_file.is_file() else None
+        manifest = _write(staging, build_dir, cfg, board, levels, spec, top, files, runtime,
+                          fifos, from_file)
         if verify:
             manifest["verified"] = _verify(staging, x, ref)
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        _publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 

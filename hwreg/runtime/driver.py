@@ -208,7 +208,9 @@ class Accelerator:
         return self.epilogue(self.transport.transfer(self.prologue(x)))
 
     def ddf(self, x: np.ndarray) -> np.ndarray:
-        """The DDF (3, D, H, W) in voxels of the input grid (fixed -> moving)."""
+        """The DDF (3, D, H, W) in voxels of the input grid (fixed -> moving). A model with
+        ``integrate`` > 0 (velocity field, scaling and squaring on the host) needs hwreg's
+        ``RegNet.epilogue`` on :meth:`codes` instead (``hwreg register --package`` uses it)."""
         ddf = self.codes(x).astype(np.float32) * np.float32(self.manifest["output"]["scale"])
         if tuple(ddf.shape[1:]) != self.grid:
             ddf = upsample_ddf_np(ddf, self.grid)

@@ -2,7 +2,7 @@
 
 One module per command group adds its subcommands (``add_commands``) and holds their handlers:
 :mod:`.data` (``data prepare|check``), :mod:`.train` (``train``, ``evaluate``), :mod:`.register`,
-:mod:`.demo`, :mod:`.hardware` (``export``, ``build``, ``emulate``, ``synth``) and
+:mod:`.demo`, :mod:`.hardware` (``export``, ``build``, ``emulate``, ``synth``), :mod:`.package` and
 :mod:`.compress` (``prune``, ``sweep``). A handler parses nothing itself: it calls the library
 with typed arguments and prints a summary. Nothing heavy is imported until a command runs (the
 CLI starts without torch or FINN), and nothing in :mod:`hwreg` imports this package: its only
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from hwreg import __version__
-from hwreg.cli import compress, data, demo, hardware, register, train
+from hwreg.cli import compress, data, demo, hardware, package, register, train
 from hwreg.cli.options import OneLineParser
 from hwreg.errors import UserError
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hwreg {__version__}")
     stages = parser.add_subparsers(dest="stage", metavar="STAGE", required=True)
-    for group in (data, train, register, demo, hardware, compress):
+    for group in (data, train, register, demo, hardware, package, compress):
         group.add_commands(stages)
     return parser
 

@@ -12,7 +12,7 @@ def _register(args: argparse.Namespace) -> int:
 
     result = register_files(args.fixed, args.moving, args.out, model=args.model,
                             moving_label=args.moving_label, force=args.force,
-                            device=args.device)
+                            device=args.device, package=args.package)
     print(f"registered in {result['seconds_total']:.2f} s (network "
           f"{result['seconds_network'] * 1000:.0f} ms); wrote " + ", ".join(result["outputs"]))
     return 0
@@ -33,5 +33,11 @@ def add_commands(stages: Any) -> None:
     reg.add_argument("--moving-label", type=Path, default=None,
                      help="label map of MOVING to warp (nearest neighbour, ids kept)")
     reg.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    reg.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    reg.add_argument("--device", choices=["auto", "cpu", "cuda", "verilator", "pynq"],
+                     default="auto",
+                     help="where the network runs: torch (auto, cpu, cuda) or the accelerator "
+                          "of --package: verilator (its RTL under Verilator, the virtual board) "
+                          "or pynq (on the board)")
+    reg.add_argument("--package", type=Path, default=None,
+                     help="accelerator package (hwreg package) for --device verilator|pynq")
     reg.set_defaults(handler=_register)

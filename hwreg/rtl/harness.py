@@ -5,7 +5,8 @@ The module's ports are ``ap_clk``, ``ap_rst_n`` and, per stream ``s``, ``s_TDATA
 ``s_TVALID``, ``s_TREADY``; any other input (AXI-lite, ``ap_clk2x``) is held at 0. The
 generated C++ testbench drives every input stream from a file of packed beats (valid held until
 the handshake, random gaps) and every output stream with random back-pressure, records the output
-beats and counts cycles until all expected outputs arrived. It then runs :data:`DRAIN_CYCLES`
+beats (and, for a port declared with ``last``, its TLAST per beat in ``out<k>.last``) and
+counts cycles until all expected outputs arrived. It then runs :data:`DRAIN_CYCLES`
 more and reports extra output beats, input beats never consumed, and (after
 :data:`IDLE_LIMIT` cycles without a handshake) missing output beats: :class:`StreamError`.
 Beats are packed FINN's way: element ``i`` in bits ``[i*BITS, (i+1)*BITS)`` (:func:`pack`,
@@ -121,10 +122,12 @@ template <typename T> static void getw(const T& s, uint32_t* w, int n) {
 
 @dataclass(frozen=True)
 class Port:
-    """One AXI-stream port: name prefix (``in0_V``) and TDATA width in bits."""
+    """One AXI-stream port: name prefix (``in0_V``) and TDATA width in bits; ``last``: an
+    output port with ``TLAST``, recorded per output beat in ``out<k>.last`` (one byte each)."""
 
     name: str
     width: int
+    last: bool = False
 
 
 _HEAD = _PREAMBLE + r"""static std::vector<uint32_t> load(const char* name, long n) {
@@ -164,6 +167,8 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
         c.append(f"    const int ow{k} = {words(p.width)}; "
                  f"long on{k} = atol(argv[{4 + len(ins) + k}]), oi{k} = 0;\n"
                  f"    std::vector<uint32_t> od{k}(static_cast<size_t>(on{k}) * ow{k});\n")
+        if p.last:
+            c.append(f"    std::vector<uint8_t> ol{k}(static_cast<size_t>(on{k}));\n")
     done = " && ".join(f"oi{k} >= on{k}" for k in range(len(outs)))
     # until every expected beat arrived (or nothing moved for IDLE_LIMIT cycles: missing
     # beats), then DRAIN_CYCLES more with full readiness to catch extra beats
@@ -181,18 +186,24 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
     for k, p in enumerate(ins):
         c.append(f"        bool if{k} = iv{k} && top.{p.name}_TREADY;\n")
     for k, p in enumerate(outs):
+        get = f"getw(top.{p.name}_TDATA, &od{k}[oi{k} * ow{k}], ow{k});"
+        if p.last:  # and the beat's TLAST
+            get = f"{{ {get} ol{k}[oi{k}] = top.{p.name}_TLAST; }}"
         c.append(f"        if (top.{p.name}_TVALID && top.{p.name}_TREADY) {{ last = cycles; "
-                 f"if (oi{k} < on{k}) getw(top.{p.name}_TDATA, &od{k}[oi{k} * ow{k}], ow{k}); "
+                 f"if (oi{k} < on{k}) {get} "
                  f"oi{k}++; }}\n")
     c.append("        top.ap_clk = 1; top.eval(); top.ap_clk = 0; top.eval(); cycles++;\n")
     for k in range(len(ins)):
         c.append(f"        if (if{k}) {{ ii{k}++; iv{k} = false; last = cycles; }}\n")
     c.append("    }\n    bool ok = true;\n")
-    for k in range(len(outs)):
+    for k, p in enumerate(outs):
         c.append(f"    {{ FILE* f = fopen(\"out{k}.bin\", \"wb\"); fwrite(od{k}.data(), 4, "
                  f"static_cast<size_t>(oi{k} < on{k} ? oi{k} : on{k}) * ow{k}, f); fclose(f); "
                  f"ok = ok && oi{k} == on{k}; "
                  f"printf(\"hwreg_out {k} %ld %ld\\n\", oi{k}, on{k}); }}\n")
+        if p.last:
+            c.append(f"    {{ FILE* f = fopen(\"out{k}.last\", \"wb\"); fwrite(ol{k}.data(), 1, "
+                     f"static_cast<size_t>(oi{k} < on{k} ? oi{k} : on{k}), f); fclose(f); }}\n")
     for k in range(len(ins)):
         c.append(f"    ok = ok && ii{k} == in{k}; "
                  f"printf(\"hwreg_in {k} %ld %ld\\n\", ii{k}, in{k});\n")

@@ -165,6 +165,30 @@ def fifo_fills(sim_log: Path) -> dict[str, int]:
     return fills
 
 
+def size_fifos(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
+               clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE) -> dict[str, int]:
+    """FIFO depths sized by simulation (module docstring): the input of the L3 context ``ctx``
+    twice through FIFOs of ``PROBE_DEPTH`` entries (``workdir/probe``); instance -> entries."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    top, files, runtime, spec, fifos = stitch(model, workdir / "probe", part, clock_ns,
+                                              PROBE_DEPTH)
+    g = spec.graph
+    first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
+    ins = [harness.Port("in0_V", first.get_instream_width_padded(0))]
+    outs = [harness.Port("out0_V", last.get_outstream_width_padded(0))]
+    exe = harness.build(files, top, ins, outs, cache_dir, normalise=[str(workdir)])
+    x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])
+    n_out = ctx[g.output[0].name].size // last.get_folded_output_shape(0)[-1]
+    xb = pack(x, first.get_input_datatype(0).bitwidth(), ins[0].width)
+    harness.run(exe, [np.concatenate([xb] * 2)], [2 * n_out], [outs[0].width],
+                workdir / "probe_run", runtime)
+    fills = fifo_fills(workdir / "probe_run" / "sim.log")
+    # the power of two above the highest fill, at most the probe's depth (a FIFO that filled
+    # up sits behind a faster producer and keeps the probe's depth)
+    return {name: min(d, 1 << pow2_bits(fills[name] + 1)) for name, (_, d) in fifos.items()}
+
+
 def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
                          clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE,
                          fifo_depth: int | None = None) -> dict[str, Any]:
@@ -188,18 +212,7 @@ def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, 
     res: dict[str, Any] = {}
     depths = None
     if fifo_depth is None:  # sizing run: deep FIFOs, two volumes, highest fill per FIFO
-        exe, runtime, spec, fifos, first, last, ins, outs = build(PROBE_DEPTH, None, "probe")
-        g = spec.graph
-        x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])
-        n_out = ctx[g.output[0].name].size // last.get_folded_output_shape(0)[-1]
-        xb = pack(x, first.get_input_datatype(0).bitwidth(), ins[0].width)
-        harness.run(exe, [np.concatenate([xb] * 2)], [2 * n_out], [outs[0].width],
-                    workdir / "probe_run", runtime)
-        fills = fifo_fills(workdir / "probe_run" / "sim.log")
-        # the power of two above the highest fill, at most the probe's depth (a FIFO that filled
-        # up sits behind a faster producer and keeps the probe's depth)
-        depths = {name: min(d, 1 << pow2_bits(fills[name] + 1))
-                  for name, (_, d) in fifos.items()}
+        depths = size_fifos(model, ctx, workdir, part, clock_ns, cache_dir)
         res["fifo_probe_depth"] = PROBE_DEPTH
     exe, runtime, spec, fifos, first, last, ins, outs = build(fifo_depth or 0, depths, "hdl")
     t1 = time.perf_counter()

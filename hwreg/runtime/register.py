@@ -40,6 +40,7 @@ from hwreg.data.nifti import (
 from hwreg.errors import UserError
 from hwreg.evaluate import predict_ddf
 from hwreg.run import pick_device
+from hwreg.runtime.board import PACKAGE_DEVICES, open_package
 
 OUTPUTS = ("warped.nii.gz", "ddf.nii.gz", "warped_label.nii.gz")
 _RAS_TO_LPS = np.array([-1.0, -1.0, 1.0])
@@ -79,11 +80,14 @@ def map_to_fixed(ddf: np.ndarray, grid_f: np.ndarray, grid_m: np.ndarray,
 
 def register_files(fixed: str | Path, moving: str | Path, out: str | Path,
                    model: str | Path = "demo-w4a4", moving_label: str | Path | None = None,
-                   force: bool = False, device: str = "auto") -> dict[str, Any]:
+                   force: bool = False, device: str = "auto",
+                   package: str | Path | None = None) -> dict[str, Any]:
     """Register MOVING to FIXED and write the outputs (module docstring) into ``out``.
 
     Every input is validated before anything is written; existing outputs in ``out`` are refused
-    unless ``force``. Returns timings and the written paths.
+    unless ``force``. ``device`` ``verilator`` or ``pynq`` runs the network on the accelerator
+    ``package`` (``hwreg package``; :mod:`hwreg.runtime.board`). Returns timings and the written
+    paths.
     """
     out = Path(out)
     fixed_vol, moving_vol = load_image(fixed), load_image(moving)
@@ -96,12 +100,21 @@ def register_files(fixed: str | Path, moving: str | Path, out: str | Path,
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
     require_absent([out / name for name in OUTPUTS], force)
-    torch_device = pick_device(device)
+    on_package = None
+    if package is not None and device not in PACKAGE_DEVICES:
+        raise UserError(f"--package: only with --device {' or '.join(PACKAGE_DEVICES)}")
+    if device in PACKAGE_DEVICES:
+        on_package = open_package(package, device, net, tuple(cfg.data.grid_shape))
+    else:
+        torch_device = pick_device(device)
     t0 = time.perf_counter()
     img_f, grid_f = to_model_grid(fixed_vol, cfg.data)
     img_m, grid_m = to_model_grid(moving_vol, cfg.data)
     t1 = time.perf_counter()
-    ddf = predict_ddf(net.to(torch_device), img_f, img_m, torch_device)
+    if on_package is not None:
+        ddf = on_package(img_f, img_m)
+    else:
+        ddf = predict_ddf(net.to(torch_device), img_f, img_m, torch_device)
     t2 = time.perf_counter()
     shape, affine = _native_grid(Path(fixed))
     x, y = map_to_fixed(ddf, grid_f.affine, grid_m.affine, shape, affine)

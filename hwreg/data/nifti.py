@@ -11,6 +11,7 @@ superiorly; hwreg's tensors use the same axes as (D, H, W).
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
 import zlib
@@ -118,13 +119,17 @@ def check_pair(image: Volume, labels: Volume, atol: float = 1e-3) -> None:
 
 def save_nifti(
     data: np.ndarray, affine: np.ndarray, path: str | Path, dtype: np.dtype | type | None = None,
-    intent: str | None = None,
+    intent: str | None = None, compresslevel: int = 1,
 ) -> Path:
     """Write ``data`` atomically (temp file + rename), so no half-written file is ever left.
 
     The folder must exist. ``dtype`` sets the on-disk type (default: the array's); ``intent``
-    a NIfTI intent code name (e.g. ``"vector"`` for a displacement field).
+    a NIfTI intent code name (e.g. ``"vector"`` for a displacement field). A ``.nii.gz`` path is
+    gzip-compressed at ``compresslevel`` (0-9; nibabel's default 1), with no time stamp or file
+    name in the gzip header, so the same data always gives the same bytes; ``.nii`` is stored raw.
     """
+    if not 0 <= compresslevel <= 9:
+        raise UserError(f"compresslevel must be 0..9, got {compresslevel}")
     path = Path(path)
     arr = np.asarray(data if dtype is None else data.astype(dtype))
     img = nib.Nifti1Image(arr, affine)
@@ -137,7 +142,12 @@ def save_nifti(
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        nib.save(img, tmp)
+        if suffix == ".nii.gz":
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
+                                                       compresslevel=compresslevel, mtime=0) as gz:
+                img.to_stream(gz)
+        else:
+            nib.save(img, tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a dataset is meant to be shared
         os.replace(tmp, path)
     except BaseException:

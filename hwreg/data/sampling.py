@@ -19,6 +19,7 @@ computed in float64 and handed to ``grid_sample`` in float32 (about 1e-5 voxel a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -75,6 +76,47 @@ def affine_slab(matrix: np.ndarray, shape: tuple[int, int, int], a: int, b: int)
              for k, (lo, hi) in enumerate(((a, b), (0, shape[1]), (0, shape[2])))]
     ti = (terms[0] + m[:, 3]).float()[:, None, None]  # (d, 1, 1, 3), translation folded in
     return ti + (terms[1].float()[:, None] + terms[2].float()[None])[None]  # (d, Y, Z, 3)
+
+
+@dataclass(frozen=True)
+class AxisLerp:
+    """Linear interpolation along one axis: target index t reads source indices ``i0[t]`` and
+    ``i1[t]`` of source axis ``axis`` with weight ``w[t]`` on ``i1`` (positions clamped)."""
+
+    axis: int
+    i0: torch.Tensor
+    i1: torch.Tensor
+    w: torch.Tensor
+
+
+def separable_plan(matrix: np.ndarray, src_shape: tuple[int, ...],
+                   shape: tuple[int, int, int]) -> list[AxisLerp] | None:
+    """Per target axis, the 1D interpolation of an axis-aligned ``matrix`` (target voxel ->
+    source voxel; each target axis moves exactly one source axis), with border clamping
+    (``outside="border"``); ``None`` when ``matrix`` mixes axes (an oblique grid)."""
+    lin = np.asarray(matrix, np.float64)[:3, :3]
+    nonzero = np.abs(lin) > 1e-9 * np.abs(lin).max()
+    if not ((nonzero.sum(0) == 1).all() and (nonzero.sum(1) == 1).all()):
+        return None
+    plan = []
+    for j in range(3):
+        k = int(np.flatnonzero(nonzero[:, j])[0])  # source axis that target axis j moves
+        n = src_shape[k]
+        c = np.clip(lin[k, j] * np.arange(shape[j]) + matrix[k][3], 0, n - 1)
+        i0 = np.minimum(np.floor(c), max(n - 2, 0)).astype(np.int64)
+        plan.append(AxisLerp(k, torch.from_numpy(i0), torch.from_numpy(np.minimum(i0 + 1, n - 1)),
+                             torch.from_numpy(c - i0).float()))
+    return plan
+
+
+def lerp_axis(x: torch.Tensor, dim: int, step: AxisLerp, a: int = 0,
+              b: int | None = None) -> torch.Tensor:
+    """Interpolate ``x`` along ``dim`` by ``step`` (target indices ``a..b-1`` of it)."""
+    i0, i1, w = step.i0[a:b], step.i1[a:b], step.w[a:b]
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    lo = x.index_select(dim, i0)
+    return lo.add_(x.index_select(dim, i1).sub_(lo).mul_(w.view(shape)))
 
 
 def _inside(pos: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:

@@ -48,7 +48,7 @@ from hwreg.data.nifti import (
     require_absent,
     save_nifti,
 )
-from hwreg.data.sampling import affine_slab, normaliser, slabs
+from hwreg.data.sampling import affine_slab, lerp_axis, normaliser, separable_plan, slabs
 from hwreg.errors import UserError
 from hwreg.run import pick_device
 
@@ -158,11 +158,19 @@ def map_to_fixed(ddf: torch.Tensor, grid_f: np.ndarray, grid_m: np.ndarray,
     disp = np.empty((*shape, 1, 3), np.float32)
     warped = np.empty(shape, np.float32)
     warped_label = np.empty(shape, label_dtype or np.int32) if label else None
+    plan = separable_plan(pf, model_shape, shape)
+    if plan is not None:  # axis-aligned grids (the usual case): separable, axes 2 and 1 once
+        # model axes -> FIXED's stored axes order, then interpolate along stored axes 2 and 1
+        pre = src_ddf[0].permute(0, *(1 + step.axis for step in plan))
+        pre = lerp_axis(lerp_axis(pre, 3, plan[2]), 2, plan[1])  # (3, D', Y, Z)
     for a, b in slabs(shape):
-        g = affine_slab(at_ddf, shape, a, b)[None]  # (1, d, Y, Z, 3)
-        u = functional.grid_sample(src_ddf, g, mode="bilinear", padding_mode="border",
-                                   align_corners=True)  # (1, 3, d, Y, Z) model voxels
-        u = u[0].flatten(1).T  # (n, 3), (D, H, W) axis order
+        if plan is not None:
+            u = lerp_axis(pre, 1, plan[0], a, b)  # (3, d, Y, Z) model voxels
+        else:
+            g = affine_slab(at_ddf, shape, a, b)[None]  # (1, d, Y, Z, 3)
+            u = functional.grid_sample(src_ddf, g, mode="bilinear", padding_mode="border",
+                                       align_corners=True)[0]  # (3, d, Y, Z) model voxels
+        u = u.flatten(1).T  # (n, 3), (D, H, W) axis order
         d = affine_slab(at_disp, shape, a, b).reshape(-1, 3)
         disp[a:b] = d.addmm_(u, u_disp).view(b - a, *shape[1:], 1, 3).numpy()
         g = affine_slab(at_mov, shape, a, b).reshape(-1, 3).addmm_(u, u_mov)  # (n, 3) (z, y, x)

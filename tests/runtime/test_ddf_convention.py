@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pytest
 import torch
 from scipy import ndimage
 
@@ -99,12 +100,16 @@ def _reference_map_back(ddf: np.ndarray, grid_f: np.ndarray, grid_m: np.ndarray,
     return disp, warped
 
 
-def test_map_back_matches_scipy_reference() -> None:
+@pytest.mark.parametrize("oblique", [False, True])  # separable path, grid_sample path
+def test_map_back_matches_scipy_reference(oblique: bool) -> None:
     rng = np.random.default_rng(1)
     ddf = rng.normal(0, 1.5, (3, 6, 8, 5)).astype(np.float32)
     grid_f, grid_m = np.diag([3.0, 3, 3, 1]), np.diag([3.0, 3, 3, 1])
     grid_f[:3, 3], grid_m[:3, 3] = [-5, -7, -4], [-4, -6, -5]
     affine = np.array([[0, -1.5, 0, 20], [0, 0, 2.0, -30], [-1.2, 0, 0, 10], [0, 0, 0, 1]])
+    if oblique:  # rotate FIXED's grid 20 degrees about z
+        c, s = np.cos(0.35), np.sin(0.35)
+        affine = np.array([[c, -s, 0, 0], [s, c, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]) @ affine
     moving = Volume(rng.uniform(0, 1, (15, 9, 14)).astype(np.float32),
                     np.array([[2.0, 0, 0, -15], [0, 2.5, 0, -10], [0, 0, 1.5, -8], [0, 0, 0, 1]]))
     shape = (13, 17, 11)

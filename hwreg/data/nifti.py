@@ -127,6 +127,8 @@ def save_nifti(
     a NIfTI intent code name (e.g. ``"vector"`` for a displacement field). A ``.nii.gz`` path is
     gzip-compressed at ``compresslevel`` (0-9; nibabel's default 1), with no time stamp or file
     name in the gzip header, so the same data always gives the same bytes; ``.nii`` is stored raw.
+    Levels 1-3 use ISA-L's levels 1-3 (the ``isal`` package: about 4x less CPU than zlib's level 1
+    at a similar ratio) when it is installed; 0 and 4-9 are zlib's.
     """
     if not 0 <= compresslevel <= 9:
         raise UserError(f"compresslevel must be 0..9, got {compresslevel}")
@@ -143,8 +145,9 @@ def save_nifti(
     os.close(fd)
     try:
         if suffix == ".nii.gz":
-            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw,
-                                                       compresslevel=compresslevel, mtime=0) as gz:
+            with open(tmp, "wb") as raw, _gzip_class(compresslevel)(
+                    filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
+                    mtime=0) as gz:
                 img.to_stream(gz)
         else:
             nib.save(img, tmp)
@@ -154,6 +157,17 @@ def save_nifti(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _gzip_class(compresslevel: int) -> type[gzip.GzipFile]:
+    """ISA-L's GzipFile for levels 1-3 when the ``isal`` package is installed, else zlib's."""
+    if 1 <= compresslevel <= 3:
+        try:
+            from isal import igzip
+        except ImportError:
+            return gzip.GzipFile
+        return igzip.GzipFile
+    return gzip.GzipFile
 
 
 def require_absent(paths: list[Path], force: bool) -> None:

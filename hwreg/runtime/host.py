@@ -54,5 +54,5 @@ def ddf_from_codes(codes: np.ndarray | torch.Tensor, grid: tuple[int, int, int],
     """
     t = torch.as_tensor(codes)
     b = t.shape[0]
-    ddf = t.reshape(b, *grid, 3).permute(TO_NCDHW).float() * scale  # NDHWC -> NCDHW
+    ddf = (t.reshape(b, *grid, 3).float() * scale).permute(TO_NCDHW)  # NDHWC -> NCDHW
     return upsample_ddf(ddf, model_grid) if tuple(grid) != tuple(model_grid) else ddf

@@ -105,12 +105,13 @@ def bench_batch(rows: list[dict[str, str]], model: str, tmp: Path) -> dict:
             "pairs_per_second_process": len(rows) / wall, "peak_rss_mb": info["peak_rss_mb"]}
 
 
-def _median_ms(fn: Callable[[], object], reps: int) -> float:
+def _median_ms(fn: Callable[[], object], reps: int,
+               clock: Callable[[], float] = time.perf_counter) -> float:
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return 1000 * statistics.median(times)
 
 
@@ -136,8 +137,47 @@ def bench_host(native: Path, reps: int) -> dict:
         model_grid()
         map_to_fixed(ddf, g_f, g_f, labels.shape, labels.affine, moving, labels, np.dtype(np.int16))
 
+    torch.set_num_threads(1)  # CPU time without spinning worker threads
+    cpu = {"model_grid_cpu_ms": _median_ms(model_grid, 20, time.process_time),
+           "one_mm_cpu_ms": _median_ms(one_mm, reps, time.process_time)}
+    torch.set_num_threads(2)
     return {"model_grid_ms": _median_ms(model_grid, 20), "one_mm_ms": _median_ms(one_mm, reps),
-            "native_shape": list(labels.shape)}
+            **cpu, "native_shape": list(labels.shape)}
+
+
+def bench_stages_cpu(row: dict[str, str], model: str, reps: int = 2) -> dict:
+    """CPU seconds (``time.process_time``, one torch thread, so no spinning thread is counted)
+    of each step of one registration, in this process: a measure a loaded machine distorts
+    far less than wall time. ``import`` is the first import of the register module (Python and
+    torch already loaded by this script, so it is mostly Brevitas and nibabel)."""
+    torch.set_num_threads(1)
+    c = time.process_time()
+    from hwreg.data.datasets import to_model_grid
+    from hwreg.runtime.register import Registrar, read_inputs, write_result
+    cpu: dict[str, float] = {"import": time.process_time() - c}
+    for _ in range(reps):  # the last repetition is kept (warm caches, as in batch mode)
+        c = time.process_time()
+        reg = Registrar(model)
+        cpu["load_model"] = time.process_time() - c
+        c = time.process_time()
+        inputs = read_inputs(row["fixed_t1"], row["moving_t1"], row["moving_parcels"])
+        cpu["load"] = time.process_time() - c
+        c = time.process_time()
+        to_model_grid(inputs.fixed, reg.cfg.data)
+        to_model_grid(inputs.moving, reg.cfg.data)
+        cpu["resample_in"] = time.process_time() - c
+        c = time.process_time()
+        result = reg.compute(inputs)
+        cpu["network_and_resample_out"] = time.process_time() - c - cpu["resample_in"]
+        with tempfile.TemporaryDirectory() as tmp:
+            for fmt, level in (("nii.gz", 1), ("nii", 1)):
+                c = time.process_time()
+                write_result(result, Path(tmp), fmt, level)
+                cpu[f"write_{fmt}"] = time.process_time() - c
+    cpu["per_pair_batch"] = sum(cpu[k] for k in ("load", "resample_in",
+                                                 "network_and_resample_out", "write_nii.gz"))
+    torch.set_num_threads(2)
+    return cpu
 
 
 def main() -> None:
@@ -151,6 +191,8 @@ def main() -> None:
     parser.add_argument("--syn-pairs", type=int, default=None,
                         help="run SyN on the first N pairs only (default: all)")
     parser.add_argument("--no-ants", action="store_true")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only the CPU seconds per step (added to an existing --out file)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = make_pairs(args.pairs_dir, PairSpec(pairs=args.pairs))[:args.pairs]
@@ -163,6 +205,14 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
+    if args.stages_only:
+        old = json.loads(args.out.read_text()) if args.out.exists() else {}
+        old["cpu_seconds_per_step"] = bench_stages_cpu(rows[0], args.model)
+        old["cpu_seconds_per_step"]["loadavg"] = os.getloadavg()
+        old["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
+        args.out.write_text(json.dumps(old, indent=2) + "\n")
+        print(json.dumps(old["cpu_seconds_per_step"], indent=1))
+        return
     result["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
     print("host:", result["host"], flush=True)
     save()

@@ -1,2 +1,3 @@
-"""The host runtime: the prologue/epilogue around the accelerator (:mod:`.host`) and label-free
-registration of NIfTI pairs with a trained model (:mod:`.register`, ``hwreg register``)."""
+"""The host runtime: the prologue/epilogue around the accelerator (:mod:`.host`), label-free
+registration of NIfTI pairs with a trained model (:mod:`.register`, ``hwreg register``) and its
+batch mode over a CSV of pairs (:mod:`.batch`, ``hwreg register --pairs``)."""

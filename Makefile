@@ -42,7 +42,8 @@ demo: install $(DATA)/hwreg_dataset.json
 
 bench: install .venv-ants/.installed $(DATA)/hwreg_dataset.json
 	$(BIN)/python benchmarks/bench_data.py --out benchmarks/results/data.json
-	$(BIN)/python benchmarks/bench_register.py --data $(DATA) --out benchmarks/results/register.json
+	$(BIN)/python benchmarks/bench_models.py --data $(DATA) --out benchmarks/results/register.json
+	$(BIN)/python benchmarks/bench_register.py --out benchmarks/results/register_speed.json
 	$(BIN)/python benchmarks/bench_realbrain.py --out benchmarks/results/realbrain.json
 	$(BIN)/python benchmarks/bench_compile.py
 

@@ -1,118 +1,285 @@
-"""Benchmark: accuracy of the shipped demo models and registration speed vs ANTs SyN.
+"""Benchmark: `hwreg register` end to end against ANTs SyN on the same 1 mm brain pairs, one run.
 
-    make bench        # or, after `make install` and `hwreg data prepare --out data/default`:
-    .venv/bin/python benchmarks/bench_register.py --data data/default \
-        --out benchmarks/results/register.json
+    .venv/bin/python benchmarks/bench_register.py --out benchmarks/results/register_speed.json
+    # --pairs-dir DIR: the MNI152 pairs of bench_realbrain.py (made by
+    #   hwreg.data.realbrain.make_pairs when absent); --ants-from FILE reuses SyN rows of an
+    #   earlier run of this script or of bench_realbrain.py; --syn-pairs N runs SyN on the
+    #   first N pairs only; --no-ants skips SyN
 
-For each shipped model: Dice/TRE/folding on every ordered pair of the held-out subjects
-(identity vs registered), the network's time per pair, and the time of a whole
-`hwreg register` call on NIfTI files. Then ANTs SyN (antspyx default `SyN`, 2 threads) on the
-first --ants-pairs pairs, on the same model-grid images, with Dice computed by the same code.
+Per pair (fixed/moving T1 and the moving 116-parcel map, 1 mm, 197x233x189):
+- hwreg: the wall seconds of one `hwreg register FIXED MOVING --out DIR --moving-label L
+  --timings` process (Python start, imports, model load, reading and writing included: what a user
+  waits for), its CPU seconds, its in-process breakdown (`timings.json`) and the mean Dice of its
+  warped parcels against FIXED's;
+- ANTs SyN (antspyx default `SyN`, 2 threads, `benchmarks/ants_syn.py` in `.venv-ants`): the wall
+  seconds of its process (reading, registration, warping the parcels, writing), the registration
+  alone, and the Dice of its warped parcels;
+- the ratio of the two wall times.
+Then batch mode (`--pairs`, model loaded once) on the same pairs, in pairs/s, and the host
+prologue/epilogue (:mod:`hwreg.runtime.host`) per pair at the model grid and at 1 mm. The load
+average is recorded: on a loaded machine wall times are longer than on an idle one.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from hwreg.checkpoint import load_model
-from hwreg.data.datasets import all_pairs, find_subjects, prepare_subject, split
-from hwreg.data.nifti import load_labels, save_nifti
-from hwreg.evaluate import evaluate_pairs, pair_metrics, predict_ddf
+from hwreg.data.nifti import Volume, load_labels
+from hwreg.data.realbrain import PairSpec, make_pairs
 from hwreg.metrics import dice_per_label
-from hwreg.runtime.register import register_files
+from hwreg.runtime.host import ddf_from_codes, quantise_input
+from hwreg.runtime.register import map_to_fixed
+
+HWREG = [sys.executable, "-m", "hwreg.cli", "register"]
 
 
-def bench_model(name: str, data: Path) -> dict:
-    """Held-out accuracy and timings of one shipped model."""
-    model, cfg, _ = load_model(name)
-    cfg.data.root = data
-    _, test_s = split(find_subjects(cfg.data), cfg.data)
-    subjects = [prepare_subject(s, cfg.data) for s in test_s]
-    result = evaluate_pairs(model, subjects, cfg.data.resolved_label_ids())
+def mean_dice(fixed: Path | str, warped: Path | str) -> float:
+    """Mean Dice over the labels of FIXED's label map."""
+    f, w = load_labels(fixed).data, load_labels(warped).data
+    ids = [int(i) for i in np.unique(f) if i != 0]
+    return float(np.mean(list(dice_per_label(f, w, ids).values())))
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd``; its wall seconds, CPU seconds (user + system) and stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, done.stdout
+
+
+def bench_hwreg(row: dict[str, str], model: str, tmp: Path) -> dict:
+    """One `hwreg register` process on a pair."""
+    out = tmp / "hwreg"
+    wall, cpu, _ = timed([*HWREG, row["fixed_t1"], row["moving_t1"], "--out", str(out),
+                          "--moving-label", row["moving_parcels"], "--model", model,
+                          "--timings", "--force"])
+    info = json.loads((out / "timings.json").read_text())
+    return {"wall_s": wall, "cpu_s": cpu, "in_process_s": info["seconds"],
+            "peak_rss_mb": info["peak_rss_mb"],
+            "dice": mean_dice(row["fixed_parcels"], out / "warped_label.nii.gz")}
+
+
+def bench_syn(row: dict[str, str], threads: int, tmp: Path) -> dict:
+    """ANTs SyN (default schedule) on a pair, in its own process and venv."""
+    warped = tmp / "syn_parcels.nii.gz"
+    wall, cpu, stdout = timed([".venv-ants/bin/python", "benchmarks/ants_syn.py",
+                               row["fixed_t1"], row["moving_t1"], str(threads),
+                               row["moving_parcels"], str(warped)])
+    return {"wall_s": wall, "cpu_s": cpu,
+            "registration_s": json.loads(stdout.strip().splitlines()[-1])["seconds"],
+            "dice": mean_dice(row["fixed_parcels"], warped)}
+
+
+def bench_batch(rows: list[dict[str, str]], model: str, tmp: Path) -> dict:
+    """Batch mode on all pairs: one process, the model loaded once."""
+    pairs = tmp / "pairs.csv"
+    with pairs.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["fixed", "moving", "moving_label"])
+        w.writerows([r["fixed_t1"], r["moving_t1"], r["moving_parcels"]] for r in rows)
+    wall, cpu, _ = timed([*HWREG, "--pairs", str(pairs), "--out", str(tmp / "batch"),
+                          "--model", model, "--timings"])
+    info = json.loads((tmp / "batch" / "timings.json").read_text())
+    return {"pairs": len(rows), "process_wall_s": wall, "process_cpu_s": cpu,
+            "loop_s": info["seconds"], "pairs_per_second": info["pairs_per_second"],
+            "pairs_per_second_process": len(rows) / wall, "peak_rss_mb": info["peak_rss_mb"]}
+
+
+def _median_ms(fn: Callable[[], object], reps: int,
+               clock: Callable[[], float] = time.perf_counter) -> float:
     times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
+    for _ in range(reps):
+        t0 = clock()
+        fn()
+        times.append(clock() - t0)
+    return 1000 * statistics.median(times)
+
+
+def bench_host(native: Path, reps: int) -> dict:
+    """Host prologue + epilogue per pair: at the model grid (48x64x48, DDF from 24x32x24 codes)
+    and at 1 mm (plus the map of the DDF to FIXED's grid and the warp of MOVING and its labels)."""
+    grid, half = (48, 64, 48), (24, 32, 24)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (1, 2, *grid)).astype(np.float32)
+    codes = rng.integers(-128, 128, (1, int(np.prod(half)), 3)).astype(np.int8)
+
+    def model_grid() -> torch.Tensor:
+        quantise_input(x)
+        return ddf_from_codes(codes, half, 0.0625, grid)
+
+    labels = load_labels(native)
+    moving = Volume(labels.data.astype(np.float32), labels.affine)
+    g_f = np.diag([3.0, 3.0, 3.0, 1.0])
+    g_f[:3, 3] = labels.affine[:3, 3] + 3.0
+    ddf = model_grid()[0]
+
+    def one_mm() -> None:
+        model_grid()
+        map_to_fixed(ddf, g_f, g_f, labels.shape, labels.affine, moving, labels, np.dtype(np.int16))
+
+    torch.set_num_threads(1)  # CPU time without spinning worker threads
+    cpu = {"model_grid_cpu_ms": _median_ms(model_grid, 20, time.process_time),
+           "one_mm_cpu_ms": _median_ms(one_mm, reps, time.process_time)}
+    torch.set_num_threads(2)
+    return {"model_grid_ms": _median_ms(model_grid, 20), "one_mm_ms": _median_ms(one_mm, reps),
+            **cpu, "native_shape": list(labels.shape)}
+
+
+def bench_stages_cpu(row: dict[str, str], model: str, reps: int = 2) -> dict:
+    """CPU seconds (``time.process_time``, one torch thread, so no spinning thread is counted)
+    of each step of one registration, in this process: a measure a loaded machine distorts
+    far less than wall time. ``import`` is the first import of the register module (Python and
+    torch already loaded by this script, so it is mostly Brevitas and nibabel)."""
+    torch.set_num_threads(1)
+    c = time.process_time()
+    from hwreg.data.datasets import to_model_grid
+    from hwreg.runtime.register import Registrar, read_inputs, write_result
+    cpu: dict[str, float] = {"import": time.process_time() - c}
+    for _ in range(reps):  # the last repetition is kept (warm caches, as in batch mode)
+        c = time.process_time()
+        reg = Registrar(model)
+        cpu["load_model"] = time.process_time() - c
+        c = time.process_time()
+        inputs = read_inputs(row["fixed_t1"], row["moving_t1"], row["moving_parcels"])
+        cpu["load"] = time.process_time() - c
+        c = time.process_time()
+        to_model_grid(inputs.fixed, reg.cfg.data)
+        to_model_grid(inputs.moving, reg.cfg.data)
+        cpu["resample_in"] = time.process_time() - c
+        c = time.process_time()
+        result = reg.compute(inputs)
+        cpu["network_and_resample_out"] = time.process_time() - c - cpu["resample_in"]
         with tempfile.TemporaryDirectory() as tmp:
-            register_files(test_s[0].image, test_s[1].image, tmp, model=name)
-        times.append(time.perf_counter() - t0)
-    result["seconds_register_cli_path"] = statistics.median(times)
-    return result
-
-
-def bench_ants(name: str, data: Path, n_pairs: int, threads: int) -> dict:
-    """ANTs SyN vs the model on the same model-grid pairs (same Dice code)."""
-    model, cfg, _ = load_model(name)
-    cfg.data.root = data
-    _, test_s = split(find_subjects(cfg.data), cfg.data)
-    subjects = [prepare_subject(s, cfg.data) for s in test_s]
-    ids = cfg.data.resolved_label_ids()
-    indices = list(range(1, len(ids) + 1))
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        for s in subjects:
-            save_nifti(s.image, s.grid.affine, tmp / f"{s.id}_img.nii.gz")
-            save_nifti(s.labels.astype(np.int16), s.grid.affine, tmp / f"{s.id}_lab.nii.gz")
-        for f, m in all_pairs(len(subjects))[:n_pairs]:
-            fs, ms = subjects[f], subjects[m]
-            out = tmp / f"warped_{f}_{m}.nii.gz"
-            cmd = [".venv-ants/bin/python", "benchmarks/ants_syn.py",
-                   str(tmp / f"{fs.id}_img.nii.gz"), str(tmp / f"{ms.id}_img.nii.gz"),
-                   str(threads), str(tmp / f"{ms.id}_lab.nii.gz"), str(out)]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            ants_s = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
-            ants_lab = load_labels(out).data
-            ants_dice = float(np.mean(list(dice_per_label(fs.labels, ants_lab, indices)
-                                           .values())))
-            t0 = time.perf_counter()
-            ddf = predict_ddf(model, fs.image, ms.image)
-            net_s = time.perf_counter() - t0
-            ours = pair_metrics(fs, ms, ddf, ids)["dice_mean"]
-            rows.append({"pair": [fs.id, ms.id], "ants_seconds": ants_s, "ants_dice": ants_dice,
-                         "model_seconds": net_s, "model_dice": ours})
-    return {"model": name, "pairs": rows, "ants_seconds_mean": statistics.mean(
-        r["ants_seconds"] for r in rows), "model_seconds_mean": statistics.mean(
-        r["model_seconds"] for r in rows), "ants_dice_mean": statistics.mean(
-        r["ants_dice"] for r in rows), "model_dice_mean": statistics.mean(
-        r["model_dice"] for r in rows)}
+            for fmt, level in (("nii.gz", 1), ("nii", 1)):
+                c = time.process_time()
+                write_result(result, Path(tmp), fmt, level)
+                cpu[f"write_{fmt}"] = time.process_time() - c
+    cpu["per_pair_batch"] = sum(cpu[k] for k in ("load", "resample_in",
+                                                 "network_and_resample_out", "write_nii.gz"))
+    torch.set_num_threads(2)
+    return cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/default"))
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--ants-pairs", type=int, default=5)
+    parser.add_argument("--out", type=Path, required=True, help="results JSON")
+    parser.add_argument("--model", default="demo-w4a4")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--pairs-dir", type=Path, default=Path("runs/realbrain-pairs"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ants-from", type=Path, help="reuse the SyN rows of an earlier result")
+    parser.add_argument("--syn-pairs", type=int, default=None,
+                        help="run SyN on the first N pairs only (default: all)")
+    parser.add_argument("--no-ants", action="store_true")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only the CPU seconds per step (added to an existing --out file)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result: dict = {"threads": args.threads, "models": {}}
-    for name in ("demo-float", "demo-w4a4"):
-        result["models"][name] = bench_model(name, args.data)
-        r = result["models"][name]
-        print(f"{name}: Dice {r['identity']['dice_mean']:.3f} -> {r['registered']['dice_mean']:.3f}"
-              f", TRE {r['identity']['tre_mm']:.2f} -> {r['registered']['tre_mm']:.2f} mm, "
-              f"network {r['seconds_per_pair'] * 1e3:.0f} ms/pair", flush=True)
-    if Path(".venv-ants/bin/python").exists() and args.ants_pairs > 0:
-        ants = bench_ants("demo-w4a4", args.data, args.ants_pairs, args.threads)
-        ants["speedup"] = ants["ants_seconds_mean"] / ants["model_seconds_mean"]
-        result["ants"] = ants
-        print(f"ANTs SyN {ants['ants_seconds_mean']:.2f} s, Dice {ants['ants_dice_mean']:.3f}; "
-              f"demo-w4a4 {ants['model_seconds_mean'] * 1e3:.0f} ms, Dice "
-              f"{ants['model_dice_mean']:.3f}; {ants['speedup']:.0f}x faster")
-    else:
-        print("ANTs comparison skipped: no .venv-ants (make bench creates it)", file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    rows = make_pairs(args.pairs_dir, PairSpec(pairs=args.pairs))[:args.pairs]
+    result: dict = {"machine": {"cpus": os.cpu_count(), "threads": args.threads,
+                                "loadavg_start": os.getloadavg()},
+                    "model": args.model, "pairs_dir": str(args.pairs_dir)}
+
+    def save() -> None:  # after every stage, so a long run leaves what it measured
+        result["machine"]["loadavg_end"] = os.getloadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    if args.stages_only:
+        old = json.loads(args.out.read_text()) if args.out.exists() else {}
+        old["cpu_seconds_per_step"] = bench_stages_cpu(rows[0], args.model)
+        old["cpu_seconds_per_step"]["loadavg"] = os.getloadavg()
+        old["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
+        args.out.write_text(json.dumps(old, indent=2) + "\n")
+        print(json.dumps(old["cpu_seconds_per_step"], indent=1))
+        return
+    result["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
+    print("host:", result["host"], flush=True)
+    save()
+    saved = read_syn_rows(args.ants_from) if args.ants_from else None
+    n_syn = len(rows) if args.syn_pairs is None else args.syn_pairs
+    run_syn = not args.no_ants and saved is None and Path(".venv-ants/bin/python").exists()
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        result["batch"] = bench_batch(rows, args.model, tmp)
+        print("batch:", result["batch"], flush=True)
+        save()
+        result["pairs"] = []
+        for i, row in enumerate(rows):
+            entry = {"pair": i, "dice_before": mean_dice(row["fixed_parcels"],
+                                                         row["moving_parcels"]),
+                     "hwreg": bench_hwreg(row, args.model, tmp)}
+            if run_syn and i < n_syn:
+                entry["syn"] = bench_syn(row, args.threads, tmp)
+            elif saved is not None and i < len(saved) and "syn" in saved[i]:
+                entry["syn"] = {**saved[i]["syn"], "from": str(args.ants_from)}
+            syn = entry.get("syn")
+            if syn:
+                entry["ratio_wall"] = syn["wall_s"] / entry["hwreg"]["wall_s"]
+                if syn.get("cpu_s"):
+                    entry["ratio_cpu"] = syn["cpu_s"] / entry["hwreg"]["cpu_s"]
+            result["pairs"].append(entry)
+            result["summary"] = summarise(result["pairs"])
+            save()
+            print(f"pair {i}: hwreg {entry['hwreg']['wall_s']:.2f} s (in process "
+                  f"{entry['hwreg']['in_process_s']['total']:.2f} s), Dice "
+                  f"{entry['dice_before']:.3f} -> {entry['hwreg']['dice']:.3f}"
+                  + (f"; SyN {syn['wall_s']:.1f} s, Dice {syn['dice']:.3f}; "
+                     f"{entry['ratio_wall']:.0f}x" if syn else ""), flush=True)
+    print(json.dumps(result["summary"], indent=1))
+
+
+def read_syn_rows(path: Path) -> list[dict]:
+    """SyN rows of an earlier run: this script's file, or ``bench_realbrain.py``'s (same pairs;
+    it timed the registration alone, so its seconds stand in for the wall time: an
+    underestimate of SyN's end-to-end time, which lowers the ratio)."""
+    data = json.loads(path.read_text())
+    if "pairs" in data:
+        return data["pairs"]
+    return [{"syn": {"wall_s": r["seconds"], "registration_s": r["seconds"], "cpu_s": None,
+                     "dice": r["parcels_after"], "note": "registration seconds only"}}
+            for r in data["ants"]["rows"]]
+
+
+def summarise(pairs: list[dict]) -> dict:
+    """Means over the pairs; the SyN means and ratios over the pairs SyN ran on."""
+    summary = {f"hwreg_{k}": statistics.mean(r["hwreg"][k] for r in pairs)
+               for k in ("wall_s", "cpu_s", "dice")}
+    summary["dice_before"] = statistics.mean(r["dice_before"] for r in pairs)
+    summary["hwreg_in_process_s"] = statistics.mean(r["hwreg"]["in_process_s"]["total"]
+                                                    for r in pairs)
+    with_syn = [r for r in pairs if "syn" in r]
+    if with_syn:
+        summary["syn_pairs"] = len(with_syn)
+        for k in ("wall_s", "cpu_s", "registration_s", "dice"):
+            if all(r["syn"].get(k) is not None for r in with_syn):
+                summary[f"syn_{k}"] = statistics.mean(r["syn"][k] for r in with_syn)
+        for k in ("wall", "cpu"):
+            if all(f"ratio_{k}" in r for r in with_syn):
+                summary[f"ratio_{k}"] = statistics.mean(r[f"ratio_{k}"] for r in with_syn)
+        summary["hwreg_dice_on_syn_pairs"] = statistics.mean(r["hwreg"]["dice"]
+                                                             for r in with_syn)
+    return summary
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
   model grid gives the best Dice any DDF on that grid can reach (below 1: nearest-neighbour
   labels on a coarse grid). A model's gain over the identity is reported as a fraction of the
   oracle's gain.
-- **SyN baseline**: a results file of ANTs SyN on the same pairs (``benchmarks/bench_register.py``
+- **SyN baseline**: a results file of ANTs SyN on the same pairs (``benchmarks/bench_models.py``
   writes one: ``{"ants": {"pairs": [{"pair": [fixed_id, moving_id], "ants_dice": d}, ...]}}``);
   the model's gain on those pairs is reported as a fraction of SyN's gain.
 """
@@ -39,7 +39,7 @@ def read_syn_baseline(path: str | Path) -> dict[tuple[str, str], float]:
         raise UserError(f"{path}: baseline file not found") from None
     except (json.JSONDecodeError, KeyError, TypeError, IndexError, ValueError):
         raise UserError(f"{path}: not a SyN baseline (expected ants.pairs[].pair/ants_dice, "
-                        "as benchmarks/bench_register.py writes)") from None
+                        "as benchmarks/bench_models.py writes)") from None
 
 
 def syn_comparison(pair_ids: Sequence[tuple[str, str]], before: Sequence[float],

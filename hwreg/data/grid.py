@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from hwreg.config import GridCentre
 from hwreg.data.nifti import Volume
+from hwreg.data.sampling import resample_affine
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,14 @@ def volume_grid(vol: Volume) -> Grid:
 def centre_of(vol: Volume, how: GridCentre = GridCentre.mass) -> np.ndarray:
     """World position (mm, (3,)) of a volume's intensity centre of mass or field-of-view centre."""
     if how == GridCentre.mass:
-        weights = np.clip(vol.data, 0, None).astype(np.float64)
-        total = weights.sum()
+        weights = np.clip(vol.data, 0, None)
+        # marginal sums in float64 (same value as ndimage.center_of_mass, one pass per axis pair)
+        m0 = weights.sum(axis=(1, 2), dtype=np.float64)
+        m12 = weights.sum(axis=0, dtype=np.float64)
+        total = m0.sum()
         if total > 0:
-            idx = np.array(ndimage.center_of_mass(weights))
+            idx = np.array([m0 @ np.arange(len(m0)), m12.sum(1) @ np.arange(m12.shape[0]),
+                            m12.sum(0) @ np.arange(m12.shape[1])]) / total
             return vol.affine[:3, :3] @ idx + vol.affine[:3, 3]
     idx = (np.array(vol.shape, dtype=np.float64) - 1) / 2
     return vol.affine[:3, :3] @ idx + vol.affine[:3, 3]
@@ -72,6 +76,7 @@ def resample(vol: Volume | np.ndarray, src_affine: np.ndarray | None, target: Gr
 
     ``vol``: a :class:`Volume`, or an (X, Y, Z) array with its ``src_affine``.
     Returns an array of ``target.shape`` (float32 for order 1, the input dtype for order 0).
+    Computed with torch (:mod:`hwreg.data.sampling`), with scipy's ``mode="constant"`` semantics.
     """
     if isinstance(vol, Volume):
         data, src_affine = vol.data, vol.affine
@@ -81,15 +86,7 @@ def resample(vol: Volume | np.ndarray, src_affine: np.ndarray | None, target: Gr
         raise ValueError("src_affine is required when resampling a bare array")
     # target voxel -> source voxel: inv(src) @ target
     mapping = np.linalg.solve(src_affine, target.affine)
-    if order == 0:
-        # exact ids: nearest neighbour on integer data (no float round trip of large ids)
-        out = ndimage.affine_transform(data, mapping[:3, :3], mapping[:3, 3], target.shape,
-                                       order=0, mode="constant", cval=0, prefilter=False)
-        return out.astype(data.dtype, copy=False)
-    out = ndimage.affine_transform(data.astype(np.float32, copy=False), mapping[:3, :3],
-                                   mapping[:3, 3], target.shape, order=order, mode="constant",
-                                   cval=0.0, prefilter=False)
-    return out.astype(np.float32, copy=False)
+    return resample_affine(data, mapping, target.shape, order)
 
 
 def normalise_intensity(data: np.ndarray, upper_percentile: float = 99.5) -> np.ndarray:

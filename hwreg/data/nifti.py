@@ -13,6 +13,7 @@ superiorly; hwreg's tensors use the same axes as (D, H, W).
 
 from __future__ import annotations
 
+import gzip
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,13 +120,19 @@ def check_pair(image: Volume, labels: Volume, atol: float = 1e-3) -> None:
 
 def save_nifti(
     data: np.ndarray, affine: np.ndarray, path: str | Path, dtype: np.dtype | type | None = None,
-    intent: str | None = None,
+    intent: str | None = None, compresslevel: int = 1,
 ) -> Path:
     """Write ``data`` atomically (temp file + rename), so no half-written file is ever left.
 
     The folder must exist. ``dtype`` sets the on-disk type (default: the array's); ``intent``
-    a NIfTI intent code name (e.g. ``"vector"`` for a displacement field).
+    a NIfTI intent code name (e.g. ``"vector"`` for a displacement field). A ``.nii.gz`` path is
+    gzip-compressed at ``compresslevel`` (0-9; nibabel's default 1), with no time stamp or file
+    name in the gzip header, so the same data always gives the same bytes; ``.nii`` is stored raw.
+    Levels 1-3 use ISA-L's levels 1-3 (the ``isal`` package: about 4x less CPU than zlib's level 1
+    at a similar ratio) when it is installed; 0 and 4-9 are zlib's.
     """
+    if not 0 <= compresslevel <= 9:
+        raise UserError(f"compresslevel must be 0..9, got {compresslevel}")
     path = Path(path)
     arr = np.asarray(data if dtype is None else data.astype(dtype))
     img = nib.Nifti1Image(arr, affine)
@@ -137,5 +144,22 @@ def save_nifti(
     if not path.name.endswith((".nii", ".nii.gz")):
         raise UserError(f"{path}: a NIfTI output must end in .nii or .nii.gz")
     with atomic_path(path) as tmp:
-        nib.save(img, tmp)
+        if path.name.endswith(".gz"):
+            with open(tmp, "wb") as raw, _gzip_class(compresslevel)(
+                    filename="", mode="wb", fileobj=raw, compresslevel=compresslevel,
+                    mtime=0) as gz:
+                img.to_stream(gz)
+        else:
+            nib.save(img, tmp)
     return path
+
+
+def _gzip_class(compresslevel: int) -> type[gzip.GzipFile]:
+    """ISA-L's GzipFile for levels 1-3 when the ``isal`` package is installed, else zlib's."""
+    if 1 <= compresslevel <= 3:
+        try:
+            from isal import igzip
+        except ImportError:
+            return gzip.GzipFile
+        return igzip.GzipFile
+    return gzip.GzipFile

@@ -11,46 +11,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
 
-from hwreg.checkpoint import atomic_save
 from hwreg.cli import main
-from hwreg.config import DataConfig
-from hwreg.model import ModelConfig, build_model
-from hwreg.run import RunConfig
-from hwreg.train import model_dict
 from tests.conftest import write_nifti
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny W4A4 model file with a non-trivial head (so the DDF is not zero)."""
-    torch.manual_seed(0)
-    cfg = RunConfig(data=DataConfig(grid_shape=(8, 12, 8), grid_spacing=4.0),
-                    model=ModelConfig(preset="tiny", weight_bits=4, act_bits=4))
-    model = build_model(cfg.model)
-    torch.nn.init.normal_(model.head.weight, std=0.3)
-    model.train()
-    for _ in range(3):  # let the activation quantizers collect statistics
-        model(torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8))
-    path = tmp_path_factory.mktemp("model") / "model.pt"
-    atomic_save(model_dict(cfg, model.eval(), 0, {}), path)
-    return path
+from tests.runtime.conftest import make_pair
 
 
 def _pair(tmp_path: Path) -> tuple[Path, Path, Path, np.ndarray]:
-    rng = np.random.default_rng(0)
-    fixed_affine = np.array([[0, -1.5, 0, 20], [0, 0, 2.0, -30], [-1.2, 0, 0, 10], [0, 0, 0, 1]])
-    fixed = write_nifti(tmp_path / "fixed.nii.gz", rng.uniform(0, 100, (13, 17, 11))
-                        .astype(np.float32), fixed_affine)
-    moving_data = np.zeros((15, 9, 14), np.float32)
-    moving_data[3:12, 2:7, 4:11] = rng.uniform(50, 100, (9, 5, 7))
-    moving_affine = np.diag([-2.0, 2.5, 1.5, 1.0])  # LAS, anisotropic
-    moving = write_nifti(tmp_path / "moving.nii.gz", moving_data[..., None], moving_affine)
-    labels = np.zeros((15, 9, 14), np.int16)
-    labels[3:8, 2:7, 4:11], labels[8:12, 2:7, 4:11] = 17, 1000
-    label = write_nifti(tmp_path / "label.nii.gz", labels, moving_affine)
-    return fixed, moving, label, fixed_affine
+    return make_pair(tmp_path)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -37,7 +37,7 @@ def _export(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from hwreg.checkpoint import load_model_spec
     from hwreg.compile.boards import Board
-    from hwreg.compile.config import BuildConfig
+    from hwreg.compile.config import BuildConfig, FifoSizing
     from hwreg.compile.steps import export_and_build, resume_build
     from hwreg.config import load_yaml, replace_field
 
@@ -47,6 +47,8 @@ def _build(args: argparse.Namespace) -> int:
         changes["target_fps"] = args.target_fps
     if args.folding_config is not None:
         changes["folding_config"] = Path(args.folding_config)
+    if args.fifo_sizing is not None:
+        changes["fifo_sizing"] = FifoSizing(args.fifo_sizing)
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     if not args.from_step:
         model, found = load_model_spec(args.model)
@@ -59,6 +61,10 @@ def _build(args: argparse.Namespace) -> int:
         r = json.loads(perf.read_text())
         print(f"{out}: {r['estimated_pairs_per_s']:.1f} pairs/s at {r['clock_MHz']:.0f} MHz, "
               f"fits {cfg.board.value}: {r['fits']} (report/estimates.md)")
+        if not r["fits"]:
+            from hwreg.compile.estimates import fit_line
+
+            print(f"{out}: {fit_line(r)}")
     return 0
 
 
@@ -163,6 +169,9 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--target-fps", type=float, help="pairs/s to fold for (default 100)")
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
+    bld.add_argument("--fifo-sizing", choices=["analytic", "simulation"],
+                     help="FIFO depths: analytic (default; an upper bound, no simulation) or "
+                          "simulation (the stitched RTL under Verilator; mvau_style rtl)")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
     bld.add_argument("--out", required=True, type=Path, help="build folder")
@@ -189,9 +198,8 @@ def add_commands(stages: Any) -> None:
                           "(builds cached in ~/.cache/hwreg/verilator)")
     emu.add_argument("--fifo-depth", type=_fifo_depth, default=None, metavar="N|auto",
                      help="L5: entries of every FIFO between two layers, or auto (default): "
-                          "sized by simulation like FINN's InsertAndSetFIFODepths (a run with "
-                          "4096-entry FIFOs, then each FIFO the power of two above its highest "
-                          "fill)")
+                          "the build's depths (BUILD/fifo_depths.json, from its "
+                          "step_set_fifo_depths; --fifo-sizing of hwreg build)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
     emu.set_defaults(handler=_emulate)
 

@@ -1,19 +1,18 @@
 """L5: the stitched accelerator - every layer's RTL (as in L4) connected through FIFOs
 (``hw/hdl/hwreg_fifo.sv``) into one top, simulated under Verilator on whole volumes.
 
-FIFO depths: a fixed ``fifo_depth`` for every edge, where an edge into a node with several
-stream inputs (the residual ElementwiseAdd) gets at least the whole tensor (no deadlock whatever
-the branch latencies); or sized by simulation (``fifo_depth=None``, as FINN's
-``InsertAndSetFIFODepths`` does): two volumes stream through FIFOs of ``PROBE_DEPTH`` entries
-(whole tensors at joins), each FIFO reports its highest fill level, and each gets the smallest
-power of two above it, at most its probe depth. Reported: exactness vs L3, cycles for one
-volume (vs FINN's critical-path estimate) and the interval between volumes (two back to back, vs
+FIFO depths (one FIFO per stream edge, named ``fifo_<tensor>`` as in
+:func:`hwreg.compile.fifos.fifo_name`): the build's (``depths``, from ``BUILD/fifo_depths.json``);
+or a fixed ``fifo_depth`` for every edge, where an edge into a node with several stream inputs
+(the residual ElementwiseAdd) gets at least the whole tensor (no deadlock whatever the branch
+latencies); or sized by simulation (:func:`size_fifos`, as FINN's ``InsertAndSetFIFODepths``
+does, with the input at the bottleneck rate). Reported: exactness vs L3, cycles for one volume
+(vs FINN's critical-path estimate) and the interval between volumes (two back to back, vs
 FINN's slowest layer), the FIFO depths and their bits, and simulation speed.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from hwreg.compile.fifos import fifo_name, probe_caps, round_depth
 from hwreg.compile.ops.hdlgen import HDL_DIR, pow2_bits
 from hwreg.rtl import harness
 from hwreg.rtl.harness import pack, unpack
@@ -34,7 +34,7 @@ _TIE = {"Thresholding_rtl": ["s_axilite_AWVALID", "s_axilite_AWADDR", "s_axilite
 
 def _id(tensor: str) -> str:
     """A Verilog identifier for a tensor name (FINN's random names may start with a digit)."""
-    return "t_" + re.sub(r"\W", "_", tensor)
+    return fifo_name(tensor).removeprefix("fifo_")
 
 
 def _dedup(files: list[Path]) -> list[Path]:
@@ -134,8 +134,10 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
                         f"        .out_data({dst}_o), .out_valid({inst_name}_in{k}_TVALID), "
                         f".out_ready({inst_name}_in{k}_TREADY));\n"
                         f"    assign {inst_name}_in{k}_TDATA = {padded_in}'({dst}_o);")
-        fifos[f"fifo_{_id(t)}"] = (width[t], 1 << pow2_bits(depth))
-        body.append(f"    hwreg_fifo #(.WIDTH({width[t]}), .ADDR_BITS({pow2_bits(depth)})) "
+        depth = max(2, depth)
+        fifos[f"fifo_{_id(t)}"] = (width[t], depth)
+        body.append(f"    hwreg_fifo #(.WIDTH({width[t]}), .ADDR_BITS({pow2_bits(depth)}), "
+                    f".DEPTH({depth})) "
                     f"fifo_{_id(t)} (.clk(ap_clk), .rst_n(ap_rst_n),\n"
                     f"        .in_data({src}_TDATA), .in_valid({src}_TVALID), "
                     f".in_ready({src}_TREADY),\n"
@@ -165,43 +167,72 @@ def fifo_fills(sim_log: Path) -> dict[str, int]:
     return fills
 
 
-def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
-                         clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE,
-                         fifo_depth: int | None = None) -> dict[str, Any]:
-    """L5 on the L3 context ``ctx`` of one volume: exactness, cycles, FIFO depths and
-    simulation speed. ``fifo_depth`` None sizes the FIFOs by simulation (module docstring)."""
-    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
-    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
+def _build_top(model: Any, workdir: Path, part: str, clock_ns: float, cache_dir: Path,
+               depth: int, depths: dict[str, int] | None) -> tuple:
+    """Stitch and compile: (exe, runtime files, spec graph, FIFOs, first, last, in, out ports)."""
     from qonnx.custom_op.registry import getCustomOp
 
-    def build(depth: int, depths: dict[str, int] | None, where: str) -> tuple:
-        top, files, runtime, spec, fifos = stitch(model, workdir / where, part, clock_ns,
-                                                  depth, depths)
-        g = spec.graph
-        first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
-        ins = [harness.Port("in0_V", first.get_instream_width_padded(0))]
-        outs = [harness.Port("out0_V", last.get_outstream_width_padded(0))]
-        exe = harness.build(files, top, ins, outs, cache_dir, normalise=[str(workdir)])
-        return exe, runtime, spec, fifos, first, last, ins, outs
+    top, files, runtime, spec, fifos = stitch(model, workdir, part, clock_ns, depth, depths)
+    g = spec.graph
+    first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
+    ins = [harness.Port("in0_V", first.get_instream_width_padded(0))]
+    outs = [harness.Port("out0_V", last.get_outstream_width_padded(0))]
+    exe = harness.build(files, top, ins, outs, cache_dir, normalise=[str(workdir.parent)])
+    return exe, runtime, spec, fifos, first, last, ins, outs
+
+
+def size_fifos(model: Any, workdir: Path, part: str, clock_ns: float,
+               cache_dir: Path = harness.DEFAULT_CACHE, seed: int = 0) -> dict[str, Any]:
+    """FIFO sizing by simulation (FINN's ``InsertAndSetFIFODepths`` idea): the stitched top
+    with ``PROBE_DEPTH``-entry FIFOs (whole tensors at joins) streams two random volumes, its
+    input throttled to the bottleneck layer's rate (``get_exp_cycles``), so a FIFO fills only
+    as far as rates, bursts and branch latencies make it, not because a faster producer races
+    ahead of the bottleneck; each FIFO gets its highest fill + 1, rounded up by
+    :func:`~hwreg.compile.fifos.round_depth` (at least 2, at most its probe depth). Returns
+    ``{"depths", "fills", "probe_depths", "saturated" (FIFOs that reached their probe depth),
+    "in_period", "cycles"}``."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    exe, runtime, spec, fifos, first, last, ins, outs = _build_top(
+        model, workdir / "probe", part, clock_ns, cache_dir, PROBE_DEPTH, probe_caps(model))
+    fin = first.get_folded_input_shape(0)
+    n_in = int(np.prod(fin[:-1]))
+    dt = first.get_input_datatype(0)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(int(dt.min()), int(dt.max()) + 1, (2 * n_in, int(fin[-1])))
+    n_out = int(np.prod(last.get_folded_output_shape(0)[:-1]))
+    period = max(int(getCustomOp(n).get_exp_cycles()) for n in spec.graph.node) / n_in
+    _, cycles = harness.run(exe, [pack(x, dt.bitwidth(), ins[0].width)], [2 * n_out],
+                            [outs[0].width], workdir / "probe_run", runtime, in_period=period)
+    fills = fifo_fills(workdir / "probe_run" / "sim.log")
+    depths = {name: min(d, round_depth(fills[name] + 1)) for name, (_, d) in fifos.items()}
+    return {"depths": depths, "fills": {n: fills[n] for n in fifos},
+            "probe_depths": {n: d for n, (_, d) in fifos.items()},
+            "saturated": sorted(n for n, (_, d) in fifos.items()
+                                if fills[n] >= d and d >= PROBE_DEPTH),
+            "in_period": period, "cycles": cycles}
+
+
+def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
+                         clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE,
+                         fifo_depth: int | None = None,
+                         depths: dict[str, int] | None = None) -> dict[str, Any]:
+    """L5 on the L3 context ``ctx`` of one volume: exactness, cycles, FIFO depths and
+    simulation speed. FIFO depths: ``depths`` (instance -> entries, e.g. the build's
+    ``fifo_depths.json``) if given, else ``fifo_depth`` entries each, else (both None) sized
+    by simulation (:func:`size_fifos`)."""
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
 
     t0 = time.perf_counter()
     res: dict[str, Any] = {}
-    depths = None
-    if fifo_depth is None:  # sizing run: deep FIFOs, two volumes, highest fill per FIFO
-        exe, runtime, spec, fifos, first, last, ins, outs = build(PROBE_DEPTH, None, "probe")
-        g = spec.graph
-        x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])
-        n_out = ctx[g.output[0].name].size // last.get_folded_output_shape(0)[-1]
-        xb = pack(x, first.get_input_datatype(0).bitwidth(), ins[0].width)
-        harness.run(exe, [np.concatenate([xb] * 2)], [2 * n_out], [outs[0].width],
-                    workdir / "probe_run", runtime)
-        fills = fifo_fills(workdir / "probe_run" / "sim.log")
-        # the power of two above the highest fill, at most the probe's depth (a FIFO that filled
-        # up sits behind a faster producer and keeps the probe's depth)
-        depths = {name: min(d, 1 << pow2_bits(fills[name] + 1))
-                  for name, (_, d) in fifos.items()}
+    sizing = "build" if depths is not None else f"fixed {fifo_depth}"
+    if depths is None and fifo_depth is None:
+        probe = size_fifos(model, workdir, part, clock_ns, cache_dir)
+        depths, sizing = probe["depths"], "simulation"
         res["fifo_probe_depth"] = PROBE_DEPTH
-    exe, runtime, spec, fifos, first, last, ins, outs = build(fifo_depth or 0, depths, "hdl")
+    exe, runtime, spec, fifos, first, last, ins, outs = _build_top(
+        model, workdir / "hdl", part, clock_ns, cache_dir, fifo_depth or 0, depths)
     t1 = time.perf_counter()
     g = spec.graph
     x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])
@@ -227,7 +258,7 @@ def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, 
         "interval_cycles": cycles[2] - cycles[1],
         "finn_max_layer_cycles": int(perf["max_cycles"]),
         "sim_cycles_per_s": res["sim_cycles_per_s_2"],
-        "fifo_sizing": "simulation" if fifo_depth is None else f"fixed {fifo_depth}",
+        "fifo_sizing": sizing,
         "fifo_depths": {name: d for name, (_, d) in fifos.items()},
         "fifo_bits": sum(w * d for w, d in fifos.values())})
     return res

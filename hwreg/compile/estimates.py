@@ -214,10 +214,10 @@ def estimate_with_buffers(model: ModelWrapper, board: BoardInfo, clock_hz: float
     from hwreg.compile.fifos import buffer_estimates, rebalance_memory
 
     layers = layer_estimates(model, board.part)
-    buffers = buffer_estimates(table, board.bram_18k, board.uram)
-    moved = rebalance_memory(buffers,
-                             board.bram_18k - sum(r["BRAM_18K"] for r in layers.values()),
-                             board.uram - sum(r["URAM"] for r in layers.values()))
+    buffers = buffer_estimates(table, board.capacity())
+    cap = board.capacity()
+    moved = rebalance_memory(buffers, {k: cap[k] - sum(r[k] for r in layers.values())
+                                       for k in ("LUT", "BRAM_18K", "URAM")})
     layers = add_buffers(layers, buffers)
     report = network_report(layers, board, clock_hz)
     report["fifo_sizing"] = table["sizing"]

@@ -17,7 +17,7 @@ and the Vivado flow)::
 
     {"sizing": "simulation" | "analytic",
      "fifos": {"fifo_<tensor>": {"depth": 64,          # entries (round_depth)
-                                 "width_bits": 16,     # TDATA width (bytes-padded)
+                                 "width_bits": 16,     # stream width (TDATA unpadded)
                                  "bits": 1024,         # depth * width_bits
                                  "tensor": "<tensor>", "producer": "<node>" | null,
                                  "consumer": "<node>", "join": false,
@@ -72,7 +72,8 @@ class StreamEdge:
     tensor: str
     producer: str | None
     consumer: str
-    #: FIFO width: the producer's TDATA width, padded to bytes (the consumer's at the input).
+    #: FIFO width: the producer's stream width without TDATA byte padding (the consumer's at
+    #: the accelerator input): the FIFO stores only the stream's bits.
     width_bits: int
     #: Beats of this stream per volume.
     beats: int
@@ -132,13 +133,11 @@ def stream_edges(model: ModelWrapper) -> list[StreamEdge]:
             pop: str | None = None
             if t in prod:
                 pname, pop, pinst, k = prod[t]
-                width, p_raw = (int(pinst.get_outstream_width_padded(k)),
-                                int(pinst.get_outstream_width(k)))
+                width = p_raw = int(pinst.get_outstream_width(k))
                 beats = int(np.prod(pinst.get_folded_output_shape(k)[:-1]))
                 p_group = _group(pinst.get_folded_output_shape(k))
             else:
-                width, p_raw, beats, p_group = (int(inst.get_instream_width_padded(i)), c_raw,
-                                                c_beats, 1)
+                width, p_raw, beats, p_group = c_raw, c_raw, c_beats, 1
             edges.append(StreamEdge(
                 fifo=fifo_name(t), tensor=t, producer=pname, consumer=node.name,
                 width_bits=width, beats=beats, join=len(streams) > 1,
@@ -197,24 +196,25 @@ def analytic_depths(model: ModelWrapper) -> dict[str, int]:
     return out
 
 
-def fifo_memory(depth: int, width_bits: int, bram_18k: int, uram: int, style: str = "auto"
+def fifo_memory(depth: int, width_bits: int, capacity: dict[str, int], style: str = "auto"
                 ) -> dict[str, Any]:
-    """Resources of one ``depth`` x ``width_bits`` FIFO on a part with ``bram_18k`` BRAMs and
-    ``uram`` URAMs: FINN's fitted model of its ``fifo.sv`` and its style ladder (SRL up to 33
-    entries, LUTRAM up to 257 or below 5 bits wide, else block RAM), where the block RAM is
-    BRAM or URAM, whichever takes the smaller share of the part (FINN's ladder sends every
-    FIFO above 2028 entries to URAM, also a narrow one that fills a 72-bit URAM poorly; a part
-    without URAM gets BRAM). Returns ``{"style", "LUT", "BRAM_18K", "URAM"}``."""
+    """Resources of one ``depth`` x ``width_bits`` FIFO on a part of ``capacity`` (keys
+    ``LUT``, ``BRAM_18K``, ``URAM``), from FINN's fitted model of its ``fifo.sv``. Up to 257
+    entries FINN's style ladder decides (SRL up to 33, LUTRAM above); deeper FIFOs take the
+    memory of LUTRAM, BRAM and URAM (where the part has it) that uses the smallest share of
+    the part (FINN's ladder would put a narrow deep FIFO in LUTRAM and every FIFO above 2028
+    entries in URAM, whatever the cost). Returns ``{"style", "LUT", "BRAM_18K", "URAM"}``."""
     from finn.util.resource_models import _fifo_cost, _resolve
 
     chosen = _resolve(depth, width_bits, style)
-    if style == "auto" and chosen in ("block", "ultra"):
+    if style == "auto" and depth > 257:
+        styles = ["distributed", "block"] + (["ultra"] if capacity.get("URAM") else [])
+        costs = {s: _fifo_cost(depth, width_bits, s) for s in styles}
+        share = {s: c.lut / capacity["LUT"] + c.bram / capacity["BRAM_18K"]
+                 + (c.uram / capacity["URAM"] if c.uram else 0.0) for s, c in costs.items()}
+        chosen = min(share, key=lambda s: share[s])
+    elif chosen == "ultra" and not capacity.get("URAM"):
         chosen = "block"
-        if uram:
-            blk, ult = (_fifo_cost(depth, width_bits, s) for s in ("block", "ultra"))
-            share = {"block": blk.bram / bram_18k + blk.uram / uram,
-                     "ultra": ult.bram / bram_18k + ult.uram / uram}
-            chosen = min(share, key=lambda s: share[s])
     cost = _fifo_cost(depth, width_bits, chosen)
     return {"style": chosen, "LUT": int(cost.lut), "BRAM_18K": int(cost.bram),
             "URAM": int(cost.uram)}
@@ -264,7 +264,7 @@ def read_fifo_depths(build_dir: str | Path) -> dict[str, int] | None:
     return {name: int(r["depth"]) for name, r in json.loads(path.read_text())["fifos"].items()}
 
 
-def buffer_estimates(table: dict[str, Any], bram_18k: int, uram: int
+def buffer_estimates(table: dict[str, Any], capacity: dict[str, int]
                      ) -> dict[str, dict[str, Any]]:
     """Per FIFO of ``table`` (:func:`fifo_table`): its memory (:func:`fifo_memory`) and, where
     there is one, its width converter's LUTs (``dwc_LUT``). Rows keyed by FIFO name:
@@ -272,7 +272,7 @@ def buffer_estimates(table: dict[str, Any], bram_18k: int, uram: int
     "dwc_LUT"}`` (``LUT`` includes the converter)."""
     rows = {}
     for name, f in table["fifos"].items():
-        mem = fifo_memory(int(f["depth"]), int(f["width_bits"]), bram_18k, uram)
+        mem = fifo_memory(int(f["depth"]), int(f["width_bits"]), capacity)
         dwc = dwc_luts(f["dwc"]["in_bits"], f["dwc"]["out_bits"]) if f["dwc"] else 0
         rows[name] = {"consumer": f["consumer"], "producer": f["producer"], "join": f["join"],
                       "depth": int(f["depth"]), "width_bits": int(f["width_bits"]),
@@ -281,10 +281,11 @@ def buffer_estimates(table: dict[str, Any], bram_18k: int, uram: int
     return rows
 
 
-def rebalance_memory(rows: dict[str, dict[str, Any]], bram_free: int, uram_free: int) -> list[str]:
-    """Move FIFOs between BRAM and URAM (in place) so both fit where possible: while BRAM is
-    over ``bram_free`` and URAM has room, the FIFO that frees the most BRAM per URAM goes to
-    URAM; while URAM is over, URAM FIFOs go back to BRAM. Returns the FIFOs moved."""
+def rebalance_memory(rows: dict[str, dict[str, Any]], free: dict[str, int]) -> list[str]:
+    """Move FIFOs out of BRAM (in place) while the FIFOs' BRAM_18K exceed ``free`` (what the
+    layers leave of ``LUT``, ``BRAM_18K``, ``URAM``): each time the BRAM FIFO whose move to
+    URAM or LUTRAM frees the most BRAM per share of the receiving resource, as long as that
+    resource stays within ``free``. Returns ``"<fifo> -> <style>"`` per move."""
     from finn.util.resource_models import _fifo_cost
 
     moved = []
@@ -292,30 +293,27 @@ def rebalance_memory(rows: dict[str, dict[str, Any]], bram_free: int, uram_free:
     def total(key: str) -> int:
         return sum(r[key] for r in rows.values())
 
-    while total("BRAM_18K") > bram_free:
+    while total("BRAM_18K") > free["BRAM_18K"]:
         best = None
         for name, r in rows.items():
             if r["style"] != "block":
                 continue
-            ultra = _fifo_cost(r["depth"], r["width_bits"], "ultra")
-            if ultra.uram and total("URAM") + ultra.uram - r["URAM"] <= uram_free:
-                gain = (r["BRAM_18K"] - ultra.bram) / ultra.uram
+            for style, key in (("ultra", "URAM"), ("distributed", "LUT")):
+                cost = _fifo_cost(r["depth"], r["width_bits"], style)
+                new = {"LUT": int(cost.lut) + r["dwc_LUT"], "BRAM_18K": int(cost.bram),
+                       "URAM": int(cost.uram)}
+                if style == "ultra" and not new["URAM"]:
+                    continue
+                if any(total(k) - r[k] + new[k] > free[k] for k in ("LUT", "URAM")):
+                    continue
+                # BRAM freed per share of the free receiving resource used
+                share = max(1, new[key] - r[key]) / max(1, free[key])
+                gain = (r["BRAM_18K"] - new["BRAM_18K"]) / share
                 if gain > 0 and (best is None or gain > best[0]):
-                    best = (gain, name, ultra)
+                    best = (gain, name, style, new)
         if best is None:
             break
-        _, name, cost = best
-        rows[name].update(style="ultra", URAM=int(cost.uram), BRAM_18K=int(cost.bram),
-                          LUT=int(cost.lut) + rows[name]["dwc_LUT"])
-        moved.append(name)
-    while total("URAM") > uram_free:
-        name = max((n for n, r in rows.items() if r["style"] == "ultra"),
-                   key=lambda n: rows[n]["URAM"], default=None)
-        if name is None:
-            break
-        r = rows[name]
-        cost = _fifo_cost(r["depth"], r["width_bits"], "block")
-        r.update(style="block", URAM=0, BRAM_18K=int(cost.bram),
-                 LUT=int(cost.lut) + r["dwc_LUT"])
-        moved.append(name)
+        _, name, style, new = best
+        rows[name].update(style=style, **new)
+        moved.append(f"{name} -> {style}")
     return moved

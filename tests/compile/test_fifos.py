@@ -63,7 +63,7 @@ def test_fifo_memory_maps_by_depth_and_width() -> None:
 
 
 def test_build_over_a_small_part_does_not_fit(tiny_build, tmp_path) -> None:
-    """Deep FIFOs (65536-entry skips) on Pynq-Z2: the verdict counts them and says by how much
+    """Deep FIFOs (2**20 entries each) on Pynq-Z2: the verdict counts them and says by how much
     and which buffers dominate."""
     _, _, out = tiny_build
     work = tmp_path / "b"
@@ -71,8 +71,8 @@ def test_build_over_a_small_part_does_not_fit(tiny_build, tmp_path) -> None:
     path = work / "fifo_depths.json"
     table = json.loads(path.read_text())
     for f in table["fifos"].values():
-        f["depth"] = 65536
-        f["bits"] = 65536 * f["width_bits"]
+        f["depth"] = 1 << 20
+        f["bits"] = (1 << 20) * f["width_bits"]
     path.write_text(json.dumps(table))
     resume_build(work, "step_estimates", "step_estimates", board=Board.pynq_z2)
     perf = json.loads((work / "report" / "estimate_network_performance.json").read_text())

@@ -9,8 +9,9 @@ FIFO depths come from the build step ``step_set_fifo_depths`` (:mod:`hwreg.compi
 - ``simulation``: the stitched accelerator runs under Verilator (:func:`hwreg.rtl.stitch.
   size_fifos`) with deep FIFOs and its input fed at the bottleneck layer's rate; each FIFO gets
   its highest fill + 1, rounded up (:func:`round_depth`);
-- ``analytic``: :func:`analytic_depths`, an upper bound from each edge's production and
-  consumption pattern, no simulation.
+- ``analytic``: :func:`analytic_depths`, a bound from each edge's production and
+  consumption pattern, no simulation (checked against simulation on the tiny nets; on the
+  demo network the simulated depths exceed it on three FIFOs, see the README).
 
 ``BUILD/fifo_depths.json`` (written by the step, read by L5, the estimates, the board package
 and the Vivado flow)::

@@ -170,7 +170,7 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
     bld.add_argument("--fifo-sizing", choices=["analytic", "simulation"],
-                     help="FIFO depths: analytic (default; an upper bound, no simulation) or "
+                     help="FIFO depths: analytic (default; a bound per edge, no simulation) or "
                           "simulation (the stitched RTL under Verilator; mvau_style rtl)")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")

@@ -45,7 +45,7 @@ class FifoSizing(enum.StrEnum):
     """How ``step_set_fifo_depths`` sizes the FIFOs between layers
     (:mod:`hwreg.compile.fifos`)."""
 
-    #: An upper bound from each edge's production/consumption pattern; no simulation.
+    #: A bound from each edge's production/consumption pattern; no simulation.
     analytic = "analytic"
     #: The stitched RTL under Verilator, input at the bottleneck rate, highest fill per FIFO
     #: (needs Vivado-free RTL of every layer: ``mvau_style: rtl``).

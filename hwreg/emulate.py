@@ -205,6 +205,7 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
     FIFOs between layers (None: sized by simulation)."""
     from hwreg.compile.boards import board_info
     from hwreg.compile.config import BuildConfig
+    from hwreg.compile.fifos import read_fifo_depths
     from hwreg.rtl import harness
     from hwreg.rtl.layers import simulate_layers
 
@@ -225,10 +226,12 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
         from hwreg.rtl.stitch import simulate_accelerator
 
         t1 = time.perf_counter()
+        # the build's FIFO depths (step_set_fifo_depths) unless a fixed depth is asked for
+        depths = read_fifo_depths(build_dir) if fifo_depth is None else None
         try:
             l5 = simulate_accelerator(levels.hw, ctx3, workdir / "accel",
                                       board_info(cfg.board).part, cfg.clock_ns,
-                                      cache_dir or harness.DEFAULT_CACHE, fifo_depth)
+                                      cache_dir or harness.DEFAULT_CACHE, fifo_depth, depths)
         except harness.StreamError as exc:  # extra/missing beats, input left: not exact
             l5 = {"exact": False, "why": str(exc)}
         l5["time_s"] = round(time.perf_counter() - t1, 2)
@@ -360,7 +363,8 @@ class EmulateConfig:
     float_model: str | None = None
     #: Also L4 (every layer's RTL under Verilator) and L5 (the stitched accelerator).
     rtl: bool = False
-    #: L5: entries of every FIFO between two layers; ``None`` sizes them by simulation.
+    #: L5: entries of every FIFO between two layers; ``None``: the build's
+    #: ``fifo_depths.json`` (its ``step_set_fifo_depths``), or sized by simulation without one.
     fifo_depth: int | None = None
     #: L4/L5 on this many pairs (the first ones), not only the first.
     rtl_pairs: int = 1

@@ -80,6 +80,13 @@ class ModelConfig:
     head_level: int = 0
     #: Per-layer weight-bit overrides by layer name (e.g. ``{"enc1": 8}``), quantized only.
     overrides: dict[str, int] = field(default_factory=dict)
+    #: Skip memory knob (the skips' FIFOs are the accelerator's largest buffers): decoder
+    #: levels that keep their additive skip; ``None`` = every decoder level, ``[1]`` drops the
+    #: full-resolution skip, ``[]`` all skips. A level without a skip adds nothing.
+    skip_levels: list[int] | None = None
+    #: Bits of the activations the skips carry (each skip level's shared encoder/up-conv
+    #: quantizer, so the skip tensor and its FIFO shrink with them); ``None`` = ``act_bits``.
+    skip_bits: int | None = None
     #: Passes of the same network (a cascade): after each pass the host warps the moving image
     #: by the DDF so far and the next pass predicts the remaining displacement; the DDFs are
     #: composed. Costs ``cascade`` accelerator passes per pair (throughput / cascade).
@@ -107,7 +114,8 @@ class ModelConfig:
         """Raise ConfigError on an unsupported combination."""
         if (self.weight_bits is None) != (self.act_bits is None):
             raise ConfigError("model.weight_bits and model.act_bits must both be set or both null")
-        for key in ("weight_bits", "act_bits", "first_bits", "last_bits", "ddf_bits"):
+        for key in ("weight_bits", "act_bits", "first_bits", "last_bits", "ddf_bits",
+                    "skip_bits"):
             value = getattr(self, key)
             if value is not None and value not in BIT_WIDTHS:
                 raise ConfigError(f"model.{key}: {value} is not one of {BIT_WIDTHS}")
@@ -120,9 +128,19 @@ class ModelConfig:
             raise ConfigError(f"model.integrate: expected 0..10 squarings, got {self.integrate}")
         if self.head_level not in (0, 1):
             raise ConfigError(f"model.head_level: expected 0 or 1, got {self.head_level}")
+        decoder = list(range(self.head_level, len(channels) - 1))
+        for lvl in self.skip_levels or []:
+            if lvl not in decoder:
+                raise ConfigError(f"model.skip_levels: {lvl} is not a decoder level {decoder}")
+        if self.skip_bits is not None and not self.quantized:
+            raise ConfigError("model.skip_bits: only for quantized models (set weight_bits)")
         for name, bits in self.overrides.items():
             if bits not in BIT_WIDTHS:
                 raise ConfigError(f"model.overrides.{name}: {bits} is not one of {BIT_WIDTHS}")
+
+    def has_skip(self, level: int) -> bool:
+        """True if decoder level ``level`` adds the encoder's skip."""
+        return self.skip_levels is None or level in self.skip_levels
 
     @property
     def divisor(self) -> int:
@@ -177,7 +195,9 @@ class RegNet(nn.Module):
             cin = 2 if lvl == 0 else ch[lvl]
             first = cfg.first_bits if lvl == 0 else cfg.weight_bits
             self.enc[str(lvl)] = _conv(cin, ch[lvl], 1, wbits(f"enc{lvl}", first))
-            self.act[str(lvl)] = _relu(cfg.act_bits)
+            skip = cfg.head_level <= lvl < levels - 1 and cfg.has_skip(lvl)
+            bits = cfg.skip_bits if skip and cfg.skip_bits is not None else cfg.act_bits
+            self.act[str(lvl)] = _relu(bits)
             if lvl + 1 < levels:
                 self.down[str(lvl)] = nn.Sequential(
                     _conv(ch[lvl], ch[lvl + 1], 2, wbits(f"down{lvl}", cfg.weight_bits)),
@@ -216,7 +236,9 @@ class RegNet(nn.Module):
                 x = self.down[str(lvl)](x)
         for lvl in range(levels - 2, self.cfg.head_level - 1, -1):
             # the shared act[lvl] puts both addends on one scale: an integer add in hardware
-            x = self.act[str(lvl)](self.up[str(lvl)](self.upsample(x))) + skips[lvl]
+            x = self.act[str(lvl)](self.up[str(lvl)](self.upsample(x)))
+            if self.cfg.has_skip(lvl):
+                x = x + skips[lvl]
             x = self.dec_act[str(lvl)](self.dec[str(lvl)](x))
         return self.ddf_quant(self.head(x))
 

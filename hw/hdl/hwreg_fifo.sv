@@ -1,12 +1,13 @@
 // hwreg: synchronous AXI-stream FIFO (between the layers of the stitched accelerator).
 //
-// DEPTH entries (power of two), first-word fall-through: out_valid as soon as an entry is
-// stored. FINN's fifo.sv does not build under Verilator (constant function INIT_ABITS).
+// DEPTH entries (any number up to 2**ADDR_BITS; default 2**ADDR_BITS), first-word
+// fall-through: out_valid as soon as an entry is stored. FINN's fifo.sv does not build under Verilator (constant function INIT_ABITS).
 // In simulation it records the highest fill level and prints it at the end
 // ("hwreg_fifo_fill <instance> <n>"): L5 sizes the FIFOs from that (hwreg/compile/rtl/stitch.py).
 module hwreg_fifo #(
     parameter int WIDTH = 8,
-    parameter int ADDR_BITS = 5
+    parameter int ADDR_BITS = 5,
+    parameter int DEPTH = 1 << ADDR_BITS
 ) (
     input  logic clk,
     input  logic rst_n,
@@ -17,10 +18,9 @@ module hwreg_fifo #(
     output logic out_valid,
     input  logic out_ready
 );
-    localparam int DEPTH = 1 << ADDR_BITS;
-    logic [WIDTH-1:0] mem [DEPTH];
+    logic [WIDTH-1:0] mem [1 << ADDR_BITS];
     logic [ADDR_BITS:0] wr, rd;
-    assign in_ready = (wr - rd) != (ADDR_BITS + 1)'(DEPTH);
+    assign in_ready = (wr - rd) < (ADDR_BITS + 1)'(DEPTH);
     assign out_valid = wr != rd;
     assign out_data = mem[rd[ADDR_BITS-1:0]];
 

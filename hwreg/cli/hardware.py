@@ -45,7 +45,7 @@ def _export(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from hwreg.checkpoint import load_model_spec
     from hwreg.compile.boards import Board
-    from hwreg.compile.config import BuildConfig
+    from hwreg.compile.config import BuildConfig, FifoSizing
     from hwreg.compile.folding_check import read_folding_file
     from hwreg.compile.steps import export_and_build, resume_build
     from hwreg.config import load_yaml, replace_field
@@ -57,6 +57,8 @@ def _build(args: argparse.Namespace) -> int:
         changes["target_fps"] = args.target_fps
     if args.folding_config is not None:
         changes["folding_config"] = Path(args.folding_config)
+    if args.fifo_sizing is not None:
+        changes["fifo_sizing"] = FifoSizing(args.fifo_sizing)
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     if args.folding_config is not None:
         read_folding_file(args.folding_config)  # its structure now; its nodes in the build
@@ -86,6 +88,10 @@ def _print_estimates(out: Path, board: str) -> None:
         r = json.loads(perf.read_text())
         print(f"{out}: {r['estimated_pairs_per_s']:.1f} pairs/s at {r['clock_MHz']:.0f} MHz, "
               f"fits {board}: {r['fits']} (report/estimates.md)")
+        if not r["fits"]:
+            from hwreg.compile.estimates import fit_line
+
+            print(f"{out}: {fit_line(r)}")
 
 
 def _build_boards(args: argparse.Namespace, cfg: Any, boards: list[Any],
@@ -212,6 +218,9 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--target-fps", type=positive_float, help="pairs/s to fold for (default 100)")
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
+    bld.add_argument("--fifo-sizing", choices=["analytic", "simulation"],
+                     help="FIFO depths: analytic (default; a bound per edge, no simulation) or "
+                          "simulation (the stitched RTL under Verilator; mvau_style rtl)")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
     bld.add_argument("--out", required=True, type=Path, help="build folder")
@@ -244,9 +253,8 @@ def add_commands(stages: Any) -> None:
                           "(builds cached in ~/.cache/hwreg/verilator)")
     emu.add_argument("--fifo-depth", type=_fifo_depth, default=None, metavar="N|auto",
                      help="L5: entries of every FIFO between two layers, or auto (default): "
-                          "sized by simulation like FINN's InsertAndSetFIFODepths (a run with "
-                          "4096-entry FIFOs, then each FIFO the power of two above its highest "
-                          "fill)")
+                          "the build's depths (BUILD/fifo_depths.json, from its "
+                          "step_set_fifo_depths; --fifo-sizing of hwreg build)")
     emu.add_argument("--rtl-pairs", type=positive_int, default=1, metavar="N",
                      help="--level rtl: run L4/L5 on the first N pairs (default 1)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")

@@ -18,7 +18,7 @@ from hwreg.errors import ConfigError
 #: CLI can list them without importing FINN).
 STEP_NAMES: tuple[str, ...] = (
     "step_tidy", "step_lower_to_integer", "step_convert_to_hw", "step_set_folding",
-    "step_estimates", "step_generate_hdl", "step_vivado_synthesis",
+    "step_set_fifo_depths", "step_estimates", "step_generate_hdl", "step_vivado_synthesis",
 )
 
 
@@ -42,6 +42,17 @@ class MvauStyle(enum.StrEnum):
     hls = "hls"
 
 
+class FifoSizing(enum.StrEnum):
+    """How ``step_set_fifo_depths`` sizes the FIFOs between layers
+    (:mod:`hwreg.compile.fifos`)."""
+
+    #: A bound from each edge's production/consumption pattern; no simulation.
+    analytic = "analytic"
+    #: The stitched RTL under Verilator, input at the bottleneck rate, highest fill per FIFO
+    #: (needs Vivado-free RTL of every layer: ``mvau_style: rtl``).
+    simulation = "simulation"
+
+
 @dataclass
 class BuildConfig:
     """One build: board, throughput target, input grid and what to generate."""
@@ -62,6 +73,8 @@ class BuildConfig:
     folding_config: Path | None = None
     #: Write RTL/HLS sources FINN can generate without Vivado (step ``step_generate_hdl``).
     generate_hdl: bool = True
+    #: FIFO sizing of ``step_set_fifo_depths`` (see :class:`FifoSizing`).
+    fifo_sizing: FifoSizing = FifoSizing.analytic
 
     @property
     def clock_hz(self) -> float:

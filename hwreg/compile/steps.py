@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.fold_constants import FoldConstants
 from qonnx.transformation.general import GiveUniqueNodeNames
 from qonnx.transformation.infer_datatypes import InferDataTypes
@@ -25,8 +26,8 @@ from qonnx.transformation.infer_shapes import InferShapes
 import hwreg.compile.ops  # noqa: F401  (registers the 3D ops with FINN)
 from hwreg.atomic import atomic_path, write_json, write_text
 from hwreg.compile.boards import board_info
-from hwreg.compile.config import STEP_NAMES, BuildConfig, MvauStyle
-from hwreg.compile.estimates import layer_estimates, markdown_summary, network_report
+from hwreg.compile.config import STEP_NAMES, BuildConfig, FifoSizing, MvauStyle
+from hwreg.compile.estimates import estimate_with_buffers, markdown_summary
 from hwreg.compile.folding import FoldToCycles, folding_config
 from hwreg.compile.folding_check import check_folding
 from hwreg.compile.lower import LowerToIntegerNDHWC
@@ -116,15 +117,52 @@ def step_set_folding(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> 
     return model
 
 
+def step_set_fifo_depths(model: ModelWrapper, cfg: BuildConfig,
+                         build_dir: Path) -> ModelWrapper:
+    """Size the FIFO of every stream edge (``cfg.fifo_sizing``: analytic bound or Verilator
+    simulation, :mod:`hwreg.compile.fifos`); writes ``BUILD/fifo_depths.json`` and sets FINN's
+    ``inFIFODepths`` of every consumer, so FINN's ``InsertFIFO`` builds the same depths."""
+    from hwreg.compile.fifos import analytic_depths, fifo_table, stream_edges, write_fifo_depths
+
+    if cfg.fifo_sizing == FifoSizing.simulation:
+        from hwreg.rtl.stitch import size_fifos
+
+        try:
+            probe = size_fifos(model, build_dir / "fifo_sizing", board_info(cfg.board).part,
+                               cfg.clock_ns)
+        except RuntimeError as exc:
+            raise UserError(f"fifo_sizing simulation: {str(exc).splitlines()[0]} (use "
+                            "fifo_sizing: analytic)") from None
+        depths = probe["depths"]
+        (build_dir / "fifo_sizing" / "probe.json").write_text(json.dumps(probe, indent=2))
+    else:
+        depths = analytic_depths(model)
+    table = fifo_table(model, depths, cfg.fifo_sizing.value)
+    write_fifo_depths(build_dir / "fifo_depths.json", table)
+    per_node: dict[str, list[int]] = {}
+    for e in stream_edges(model):
+        per_node.setdefault(e.consumer, []).append(depths[e.fifo])
+    for node in model.graph.node:
+        if node.name in per_node:
+            getCustomOp(node).set_nodeattr("inFIFODepths", per_node[node.name])
+    return model
+
+
 def step_estimates(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> ModelWrapper:
-    """Per-layer resources and cycles, totals vs the board, pairs/s: ``BUILD/report/``."""
+    """Per-layer resources and cycles, with the FIFOs and width converters of
+    ``BUILD/fifo_depths.json``; totals vs the board, pairs/s: ``BUILD/report/``
+    (``estimate_fifos.json``: one row per FIFO)."""
     board = board_info(cfg.board)
-    layers = layer_estimates(model, board.part)
-    report = network_report(layers, board, cfg.clock_hz)
+    table_path = build_dir / "fifo_depths.json"
+    if not table_path.is_file():
+        raise UserError(f"{table_path}: not found; run step_set_fifo_depths first")
+    layers, buffers, report = estimate_with_buffers(model, board, cfg.clock_hz,
+                                                    json.loads(table_path.read_text()))
     report["target_fps"] = cfg.target_fps
     rep = build_dir / "report"
     rep.mkdir(exist_ok=True)
     write_json(rep / "estimate_layer_resources_cycles.json", layers)
+    write_json(rep / "estimate_fifos.json", buffers)
     write_json(rep / "estimate_network_performance.json", report)
     write_text(rep / "estimates.md", markdown_summary(layers, report))
     return model
@@ -152,7 +190,8 @@ def step_vivado_synthesis(model: ModelWrapper, cfg: BuildConfig,
 
 
 STEPS: list[Step] = [step_tidy, step_lower_to_integer, step_convert_to_hw, step_set_folding,
-                     step_estimates, step_generate_hdl, step_vivado_synthesis]
+                     step_set_fifo_depths, step_estimates, step_generate_hdl,
+                     step_vivado_synthesis]
 if [s.__name__ for s in STEPS] != list(STEP_NAMES):
     raise RuntimeError("hwreg.compile.config.STEP_NAMES is out of date with STEPS")
 

@@ -57,12 +57,15 @@ def hls_only_layers(spec: Any) -> list[str]:
 
 
 def read_fifo_depths(path: Path) -> dict[str, int]:
-    """``BUILD/fifo_depths.json``: ``{instance: entries}`` (optionally under ``"depths"``)."""
+    """``BUILD/fifo_depths.json``: the build's own (``{"fifos": {instance: {"depth": ...}}}``,
+    :mod:`hwreg.compile.fifos`) or ``{instance: entries}`` (optionally under ``"depths"``)."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: unreadable FIFO depths ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("depths"), dict):
+    if isinstance(data, dict) and isinstance(data.get("fifos"), dict):
+        data = {k: v.get("depth") if isinstance(v, dict) else v for k, v in data["fifos"].items()}
+    elif isinstance(data, dict) and isinstance(data.get("depths"), dict):
         data = data["depths"]
     if not isinstance(data, dict) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v >= 2 for v in data.values()):
@@ -152,7 +155,7 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
         work = Path(tmp)
         ref, ctx3 = levels.l3(x)
         if depths is None:
-            depths = size_fifos(levels.hw, ctx3, work / "l5", part, cfg.clock_ns, cache)
+            depths = size_fifos(levels.hw, work / "l5", part, cfg.clock_ns, cache)["depths"]
         top, files, runtime, spec, fifos = stitch(levels.hw, work / "hdl", part, cfg.clock_ns,
                                                   DEFAULT_FIFO_DEPTH, depths)
         unknown = sorted(set(depths) - set(fifos))

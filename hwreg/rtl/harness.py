@@ -139,7 +139,8 @@ _HEAD = _PREAMBLE + r"""static std::vector<uint32_t> load(const char* name, long
 }
 
 int main(int argc, char** argv) {
-    // argv: seed stall_percent max_cycles n_beats(in ports..., out ports...)
+    // argv: seed stall_percent max_cycles n_beats(in ports..., out ports...) [in_period]
+    // in_period: 1024 x the least cycles between input beats (0: as fast as accepted)
     unsigned seed = static_cast<unsigned>(atol(argv[1]));
     int stall = atoi(argv[2]);
     long max_cycles = atol(argv[3]);
@@ -169,6 +170,8 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
                  f"    std::vector<uint32_t> od{k}(static_cast<size_t>(on{k}) * ow{k});\n")
         if p.last:
             c.append(f"    std::vector<uint8_t> ol{k}(static_cast<size_t>(on{k}));\n")
+    base = 4 + len(ins) + len(outs)
+    c.append(f"    long period = argc > {base} ? atol(argv[{base}]) : 0;\n")
     done = " && ".join(f"oi{k} >= on{k}" for k in range(len(outs)))
     # until every expected beat arrived (or nothing moved for IDLE_LIMIT cycles: missing
     # beats), then DRAIN_CYCLES more with full readiness to catch extra beats
@@ -177,7 +180,8 @@ def _harness(top: str, ins: Sequence[Port], outs: Sequence[Port]) -> str:
              f"        if (done_at >= 0 ? cycles - done_at >= {DRAIN_CYCLES} "
              f": cycles - last >= {IDLE_LIMIT}) break;\n")
     for k, p in enumerate(ins):
-        c.append(f"        if (!iv{k} && ii{k} < in{k} && rnd() >= stall) iv{k} = true;\n"
+        c.append(f"        if (!iv{k} && ii{k} < in{k} && rnd() >= stall && "
+                 f"cycles * 1024 >= ii{k} * period) iv{k} = true;\n"
                  f"        top.{p.name}_TVALID = iv{k};\n"
                  f"        if (iv{k}) setw(top.{p.name}_TDATA, &id{k}[ii{k} * iw{k}], iw{k});\n")
     for _k, p in enumerate(outs):
@@ -296,9 +300,11 @@ def build(sources: Sequence[Path], top: str, ins: Sequence[Port], outs: Sequence
 
 def run(exe: Path, inputs: Sequence[np.ndarray], n_out: Sequence[int], out_widths: Sequence[int],
         workdir: Path, runtime_files: Sequence[Path] = (), stall_percent: int = 0, seed: int = 1,
-        max_cycles: int = 10**9) -> tuple[list[np.ndarray], int]:
+        max_cycles: int = 10**9, in_period: float = 0.0) -> tuple[list[np.ndarray], int]:
     """Stream ``inputs`` ((N_k, words) uint32 beats per input port) through ``exe`` in
     ``workdir``; returns the output beats per output port ((n_out_k, words)) and the cycles.
+    ``in_period`` > 0 throttles the inputs: beat ``i`` is offered no earlier than cycle
+    ``i * in_period`` (a source at a fixed rate, e.g. the accelerator's bottleneck rate).
     What the simulation prints (``$display``) is kept in ``workdir/sim.log``."""
     workdir.mkdir(parents=True, exist_ok=True)
     for f in runtime_files:
@@ -306,7 +312,8 @@ def run(exe: Path, inputs: Sequence[np.ndarray], n_out: Sequence[int], out_width
     for k, beats in enumerate(inputs):
         (workdir / f"in{k}.bin").write_bytes(np.ascontiguousarray(beats, np.uint32).tobytes())
     args = [str(seed), str(stall_percent), str(max_cycles),
-            *[str(b.shape[0]) for b in inputs], *[str(n) for n in n_out]]
+            *[str(b.shape[0]) for b in inputs], *[str(n) for n in n_out],
+            str(round(in_period * 1024))]
     res = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=workdir,
                          check=False)
     (workdir / "sim.log").write_text(res.stdout)

@@ -224,6 +224,15 @@ SWEEP_FIGURES = {
 }
 
 
+def _fit_cell(perf: dict[str, Any]) -> str:
+    """``yes``, or ``does not fit (needs N BRAM_18K of C)`` for each resource over capacity."""
+    if perf["fits"]:
+        return "yes"
+    over = perf.get("over_capacity") or {k: 0 for k, u in perf["utilisation"].items() if u > 1}
+    return "does not fit (" + ", ".join(
+        f"needs {perf['totals'][k]} {k} of {perf['capacity'][k]}" for k in over) + ")"
+
+
 def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, Any]
                      ) -> list[Block]:
     from hwreg.studies.figures import layer_cycles_figure
@@ -235,14 +244,19 @@ def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, An
         if perf is None:
             continue
         t, u = perf["totals"], perf["utilisation"]
-        rows.append([board, perf["estimated_pairs_per_s"], f"{t['LUT']} ({100 * u['LUT']:.1f}%)",
-                     f"{t['BRAM_18K']} ({100 * u['BRAM_18K']:.1f}%)",
-                     f"{t['DSP']} ({100 * u['DSP']:.1f}%)", perf["fits"],
+        rows.append([board, perf["estimated_pairs_per_s"] if perf["fits"] else "-",
+                     *[f"{t[k]} ({100 * u[k]:.1f}%)" if k in t else "-"
+                       for k in ("LUT", "BRAM_18K", "URAM", "DSP")],
+                     f"{perf.get('fifo_bits', 0) / 1024:.0f}", _fit_cell(perf),
                      perf["pipeline_balance_mvau"]])
         results.setdefault("hardware", {})[board] = {
-            "pairs_per_s": perf["estimated_pairs_per_s"], "fits": perf["fits"], **t}
-    blocks.append(_table(["board", "pairs/s", "LUT", "BRAM_18K", "DSP", "fits",
-                          "balance (MVAU)"], rows))
+            "pairs_per_s": perf["estimated_pairs_per_s"], "fits": perf["fits"], **t,
+            "fifo_bits": perf.get("fifo_bits"), "over_capacity": perf.get("over_capacity", {})}
+    blocks.append(_table(["board", "pairs/s", "LUT", "BRAM_18K", "URAM", "DSP", "FIFOs (kbit)",
+                          "fits", "balance (MVAU)"], rows))
+    blocks.append(("p", "Totals include every buffer: layer memories (window and upsample "
+                        "buffers, weights, thresholds), the FIFOs between layers and the width "
+                        "converters (BUILD/fifo_depths.json, report/estimates.md)."))
     emu = _read(out / "emulation" / "emulation.json")
     blocks += _dataflow_blocks(out / "build" / Board.zcu104.value, out, emu)
     layers = _read(out / "build" / Board.zcu104.value / "report"
@@ -262,8 +276,8 @@ def _hardware_blocks(out: Path, boards: tuple[Board, ...], results: dict[str, An
         blocks.append(_table(["layer", "impl", "cycles", "LUT", "BRAM_18K", "DSP"],
                              [[n, v["impl"], v["cycles"], v["LUT"], v["BRAM_18K"], v["DSP"]]
                               for n, v in layers.items()]))
-        blocks.append(("p", "FINN reports 0 LUT for its RTL MVAU (DSP-based); FIFOs and width "
-                            "converters are not counted."))
+        blocks.append(("p", "FINN reports 0 LUT for its RTL MVAU (DSP-based). Per layer "
+                            "without its input FIFOs; the board table's totals include them."))
     if emu is not None:
         blocks.append(("h2", "Bit-exact emulation (L1 Brevitas, L2 QONNX, L3 FINN HW graph)"))
         blocks.append(_table(["level", "max abs diff vs L1 (integers)", "ms per pair"],

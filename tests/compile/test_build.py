@@ -11,7 +11,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hwreg.compile.boards import BOARDS, Board, board_info
 from hwreg.compile.config import BuildConfig
-from hwreg.compile.estimates import layer_estimates, network_report
+from hwreg.compile.estimates import estimate_with_buffers, layer_estimates, network_report
 from hwreg.compile.ops import HWREG_OPS
 from hwreg.compile.steps import STEP_NAMES, build, hw_graph_path
 from hwreg.config import load_yaml
@@ -94,8 +94,11 @@ def test_tiny_net_fits_every_board(tiny_build, board: Board) -> None:
     _, _, out = tiny_build
     model = ModelWrapper(str(hw_graph_path(out)))
     info = board_info(board)
-    report = network_report(layer_estimates(model, info.part), info, 200e6)
+    table = json.loads((out / "fifo_depths.json").read_text())
+    _, _, report = estimate_with_buffers(model, info, 200e6, table)  # FIFOs counted
     assert report["fits"], (board, report["utilisation"])
+    assert report["totals"]["LUT"] > network_report(layer_estimates(model, info.part), info,
+                                                    200e6)["totals"]["LUT"]
     assert set(BOARDS) == set(Board)
 
 

@@ -35,8 +35,10 @@ def test_l4_layers_and_l5_accelerator_exact_vs_l3(tiny_build, rtl_cache, tmp_pat
     # steady state: the interval between volumes within 10 % of FINN's slowest layer
     assert l5["finn_max_layer_cycles"] <= l5["interval_cycles"] <= 1.1 * l5["finn_max_layer_cycles"]
     assert l5["cycles_one_volume"] < l5["finn_critical_path_cycles"]  # layers overlap
-    # FIFOs sized by simulation (the default): powers of two, at least 2 entries each
-    assert l5["fifo_sizing"] == "simulation" and l5["fifo_depths"]
-    assert all(d >= 2 and d & (d - 1) == 0 for d in l5["fifo_depths"].values())
+    # the build's FIFO depths (step_set_fifo_depths, BUILD/fifo_depths.json): the same FIFOs
+    assert l5["fifo_sizing"] == "build" and l5["fifo_depths"]
+    table = json.loads((out / "fifo_depths.json").read_text())["fifos"]
+    assert l5["fifo_depths"] == {name: f["depth"] for name, f in table.items()}
+    assert l5["fifo_bits"] == sum(f["bits"] for f in table.values())
     saved = json.loads((tmp_path / "emulation.json").read_text())
     assert saved["L4"]["layers_exact"] == l4["layers"]

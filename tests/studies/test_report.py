@@ -66,3 +66,28 @@ def test_report_from_stage_outputs(tmp_path: Path) -> None:
     assert results["models"] == {"demo-w4a4 (shipped)": "demo-w4a4"}
     assert results["emulation"]["exact"] is True
     assert (out / "fig_dice_per_label.png").stat().st_size > 0
+
+
+def test_board_table_counts_fifos_and_says_what_does_not_fit(tmp_path: Path) -> None:
+    """The board table shows totals with FIFOs; a board over capacity reads 'does not fit
+    (needs N BRAM_18K of C)' and shows no pairs/s."""
+    out = tmp_path / "demo"
+    util = {"LUT": 0.1, "BRAM_18K": 0.5, "URAM": 0.0, "DSP": 0.1}
+    fits = {"estimated_pairs_per_s": 100.5, "fits": True, "pipeline_balance_mvau": 0.9,
+            "totals": {"LUT": 9000, "BRAM_18K": 300, "URAM": 0, "DSP": 142},
+            "capacity": {"LUT": 230400, "BRAM_18K": 624, "URAM": 96, "DSP": 1728},
+            "utilisation": util, "fifo_bits": 2048 * 1024, "over_capacity": {}}
+    over = {**fits, "fits": False, "totals": {**fits["totals"], "BRAM_18K": 406},
+            "capacity": {"LUT": 53200, "BRAM_18K": 280, "URAM": 0, "DSP": 220},
+            "utilisation": {**util, "BRAM_18K": 406 / 280}, "over_capacity": {"BRAM_18K": 126}}
+    for board, perf in (("ZCU104", fits), ("Pynq-Z2", over)):
+        (out / "build" / board / "report").mkdir(parents=True)
+        (out / "build" / board / "report" / "estimate_network_performance.json").write_text(
+            json.dumps(perf))
+    text = write_report(out, tmp_path / "no-data").read_text()
+    assert "| ZCU104 | 100 | 9000 (10.0%) | 300 (50.0%) | 0 (0.0%) | 142 (10.0%) | 2048 | yes |" \
+        in text
+    assert "| Pynq-Z2 | - |" in text
+    assert "does not fit (needs 406 BRAM_18K of 280) |" in text
+    results = json.loads((out / "results.json").read_text())
+    assert results["hardware"]["Pynq-Z2"]["over_capacity"] == {"BRAM_18K": 126}

@@ -153,7 +153,7 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
     with staged_dir(out, force) as staging, \
             tempfile.TemporaryDirectory(prefix="hwreg-package-") as tmp:
         work = Path(tmp)
-        ref, ctx3 = levels.l3(x)
+        ref, _ = levels.l3(x)
         if depths is None:
             depths = size_fifos(levels.hw, work / "l5", part, cfg.clock_ns, cache)["depths"]
         top, files, runtime, spec, fifos = stitch(levels.hw, work / "hdl", part, cfg.clock_ns,

@@ -142,7 +142,7 @@ def test_report_html_is_real_html(tiny_build, tmp_path: Path) -> None:
         ["model", "pairs", "Dice before", "Dice after ± sd"],
         ["point", "bits", "target sparsity", "sparsity", "Dice mean ± sd"],  # the sweep
         ["stage", "bits", "target sparsity"],  # the seed's Table 1
-        ["board", "pairs/s", "LUT", "BRAM_18K", "DSP", "fits"],
+        ["board", "pairs/s", "LUT", "BRAM_18K", "URAM", "DSP", "FIFOs (kbit)", "fits"],
         ["layer", "impl", "cycles", "LUT", "BRAM_18K", "DSP"],
         ["level", "max abs diff vs L1 (integers)", "ms per pair"],
         ["level", "Dice", "TRE (mm)", "folding %"],
@@ -168,12 +168,14 @@ def test_report_html_is_real_html(tiny_build, tmp_path: Path) -> None:
                 "sweep/dice_vs_bits.png", "sweep/dice_vs_model_bits.png"):
         assert (out / png).read_bytes()[:8] == PNG and (out / png).stat().st_size > 5000
     assert html.count("<em>Figure ") == 5  # every figure has its caption
-    # the demo's diagram carries the FIFO depths that L5 sized (the build had none)
+    # the demo's diagram carries the build's FIFO depths (its step_set_fifo_depths)
     svg = (out / "fig_dataflow.svg").read_text()
-    assert "<svg" in svg and "FIFO 64" in svg and "sized by the L5 simulation" in svg
-    # the build itself drew its dataflow, FIFOs not sized
+    sized = json.loads((build / "fifo_depths.json").read_text())["fifos"]
+    assert "<svg" in svg and "from fifo_depths.json" in svg
+    assert any(f"FIFO {f['depth']:,}" in svg for f in sized.values())
+    # the build itself drew its dataflow, with the same depths
     build_svg = (out / "build" / "ZCU104" / "report" / "dataflow.svg").read_text()
-    assert "FIFO ?" in build_svg and "MVAU" in build_svg
+    assert "from fifo_depths.json" in build_svg and "MVAU" in build_svg
     assert (build / "report" / "dataflow.png").read_bytes()[:8] == PNG
     # the Markdown keeps the sweep's headings below the report's sections
     md = (out / "report.md").read_text()
@@ -228,20 +230,20 @@ def test_dataflow_from_fifo_depths_json(tiny_build, tmp_path: Path) -> None:
     assert streams[0].src == "in" and streams[-1].dst == "out"
     mvau = next(la for la in layers if la.op == "MVAU")
     assert mvau.pe and mvau.simd and mvau.impl == "MVAU_rtl"
-    # issue 19's file, in either spelling: by tensor, and by L5 FIFO instance name
-    first = streams[1].tensor
-    (copy / "fifo_depths.json").write_text(json.dumps(
-        {"fifos": {first: {"depth": 4321, "width": 8}, "fifo_t_global_in": 17}}))
-    assert read_fifo_depths(copy / "fifo_depths.json")[first] == 4321
+    # the build's own fifo_depths.json (issue 19): one depth changed, the redrawn diagram shows it
+    table = json.loads((copy / "fifo_depths.json").read_text())
+    first = next(iter(table["fifos"]))
+    table["fifos"][first]["depth"] = 4321
+    (copy / "fifo_depths.json").write_text(json.dumps(table))
+    assert 4321 in read_fifo_depths(copy / "fifo_depths.json").values()
     svg = copy / "report" / "dataflow.svg"
     before = svg.read_text()
     resume_build(copy, "step_set_folding", "step_set_folding")  # stops before the estimates
     assert svg.read_text() == before  # not redrawn from estimates of another graph
     resume_build(copy, "step_estimates", "step_estimates")  # the build redraws itself
     text = svg.read_text()
-    # two streams sized now (the rest still "FIFO ?"), and the note no longer says "FIFO ?:"
-    assert text.count("FIFO ?") == before.count("FIFO ?") - 3
-    assert "FIFO 4,321" in text and "FIFO 17" in text and "from fifo_depths.json" in text
+    assert "FIFO 4,321" in text and "FIFO 4,321" not in before
+    assert "from fifo_depths.json" in text
     assert (copy / "report" / "dataflow.png").read_bytes()[:8] == PNG
     # the diagram's own entry point, to another place
     svg2, png2 = write_build_dataflow(copy, hw, stem=tmp_path / "d")

@@ -12,14 +12,15 @@ layer), and ``metrics.json`` / ``model.pt`` get a ``sparsity`` entry.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
+from typing import Any
 
 from hwreg.atomic import write_json, write_text
-from hwreg.checkpoint import atomic_save, load_model, read_model_file, resolve_model
+from hwreg.checkpoint import load_model, resolve_model
 from hwreg.compress import PruneConfig, Pruner, Schedule, report_markdown, sparsity_report
 from hwreg.config import require_data_root
 from hwreg.errors import UserError
+from hwreg.model import RegNet
 from hwreg.run import RunConfig
 from hwreg.train import train
 
@@ -67,19 +68,16 @@ def run_prune(cfg: RunConfig, out: str | Path, force: bool = False,
         raise UserError("run config has no 'prune' section")
     out = Path(out)
     pruner = Pruner(cfg.prune, cfg.train.steps)
-    path = train(cfg, out, force=force, progress=progress, after_step=pruner)
-    pruner.remove()
-    model, _, _ = load_model(path)
-    report = sparsity_report(model)
-    write_json(out / "sparsity.json", report)
-    title = f"Sparsity of {cfg.model.name} pruned to {100 * cfg.prune.sparsity:g} %"
-    write_text(out / "sparsity.md", report_markdown(report, title))
-    summary = {k: report[k] for k in ("weights", "zeros", "sparsity", "nonzero_bits",
-                                      "compression")}
-    ckpt = read_model_file(path)
-    ckpt["metrics"]["sparsity"] = summary
-    atomic_save(ckpt, path)
-    metrics = json.loads((out / "metrics.json").read_text())
-    metrics["sparsity"] = summary
-    write_json(out / "metrics.json", metrics)
+
+    def finish(model: RegNet) -> dict[str, Any]:
+        # the sparsity report is written before model.pt, which marks the finished run
+        pruner.remove()
+        report = sparsity_report(model)
+        write_json(out / "sparsity.json", report)
+        title = f"Sparsity of {cfg.model.name} pruned to {100 * cfg.prune.sparsity:g} %"
+        write_text(out / "sparsity.md", report_markdown(report, title))
+        return {"sparsity": {k: report[k] for k in ("weights", "zeros", "sparsity",
+                                                    "nonzero_bits", "compression")}}
+
+    path = train(cfg, out, force=force, progress=progress, after_step=pruner, finish=finish)
     return path

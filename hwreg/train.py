@@ -148,11 +148,15 @@ def _tensors(batch: Batch, device: torch.device) -> tuple[torch.Tensor, ...]:
 
 def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool = True,
           after_step: Callable[[RegNet, int], None] | None = None,
-          ranks: Ranks | None = None, streams: int | None = None) -> Path:
+          ranks: Ranks | None = None, streams: int | None = None,
+          finish: Callable[[RegNet], dict[str, Any]] | None = None) -> Path:
     """Train (or resume) a run into ``out``; returns the path of ``model.pt``.
 
     ``after_step(model, step)``, if given, is called once before the first step (with the
     starting step) and after every optimizer step (e.g. :class:`hwreg.compress.Pruner`).
+    ``finish(model)``, if given, runs on rank 0 once training ends, before ``model.pt`` is
+    written (so ``model.pt`` still marks a finished run); the entries it returns join the
+    run's metrics (e.g. ``hwreg prune``'s sparsity).
     ``ranks``: this process's place among torchrun's (default: the only one); every rank calls
     :func:`train` with the same arguments. ``streams``: the pair streams a fresh run draws its
     global batches from (default: one per rank; a one-process run with ``streams=2`` sees the
@@ -171,14 +175,15 @@ def train(cfg: RunConfig, out: str | Path, force: bool = False, progress: bool =
     try:
         distributed.barrier(ranks)  # every rank has read the folder before rank 0 changes it
         return _train(cfg, out, resume, device, ranks, streams or ranks.world,
-                      progress and ranks.main, after_step)
+                      progress and ranks.main, after_step, finish)
     finally:
         distributed.leave(joined)
 
 
 def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: torch.device,
            ranks: Ranks, streams: int, progress: bool,
-           after_step: Callable[[RegNet, int], None] | None) -> Path:
+           after_step: Callable[[RegNet, int], None] | None,
+           finish: Callable[[RegNet], dict[str, Any]] | None = None) -> Path:
     """The training loop of :func:`train`, on this rank's ``device``."""
     tc = cfg.train
     torch.manual_seed(tc.seed)
@@ -210,10 +215,12 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     batches = PairStreams(_batch_source(cfg, train_set), tc.batch_size, tc.seed, ranks, streams,
                           saved_rng, step)
 
+    extra: dict[str, Any] = {}  # what ``finish`` adds to the metrics
+
     def metrics() -> dict[str, Any]:
         return {"history": history, "final": history[-1] if history else None,
                 "train_subjects": [s.id for s in train_set],
-                "test_subjects": [s.id for s in test_set], "train_loss": losses}
+                "test_subjects": [s.id for s in test_set], "train_loss": losses, **extra}
 
     def evaluate() -> None:
         if ranks.main:  # rank 0 alone evaluates (the others wait at their next all-reduce)
@@ -281,6 +288,9 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
             "seconds": seconds, "device": str(device), "threads": torch.get_num_threads(),
             "ranks": ranks.world, "steps": step - first, "step_seconds": stepping,
             "pairs_per_s": (step - first) * tc.batch_size / max(stepping, 1e-9)}, indent=None)
+    if finish is not None and ranks.main:
+        extra.update(finish(model))
+        write_json(out / "metrics.json", metrics())
     save(final=True)
     distributed.barrier(ranks)  # model.pt exists when train returns, on every rank
     return out / "model.pt"

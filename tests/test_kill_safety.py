@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,17 +139,27 @@ def test_prune_killed_resumes_to_the_same_weights(tmp_path: Path, dataset: Path)
     cfg = _config(tmp_path / "cfg.yaml", dataset, None)
     src = tmp_path / "src"
     _run(_cli("train", "--config", str(cfg), "--out", str(src), "--quiet", "--steps", "2"))
-    prune = ["prune", "--model", str(src), "--sparsity", "0.5", "--finetune-steps", "6",
-             "--quiet"]
+    prune = ["prune", "--model", str(src), "--sparsity", "0.5", "--finetune-steps", "40",
+             "--quiet"]  # long enough that the kill lands before the end
     _run(_cli(*prune, "--out", str(tmp_path / "ref")))
     run = tmp_path / "run"
     args = _cli(*prune, "--out", str(run))
-    _kill_when(args, lambda: (run / "checkpoint.pt").exists(), 3)
+    assert _kill_when(args, lambda: (run / "checkpoint.pt").exists(), 3)
     _check_run_folder(run)
     _run(args)
     _same(run / "model.pt", tmp_path / "ref" / "model.pt")
     sparsity = json.loads((run / "sparsity.json").read_text())
     assert sparsity == json.loads((tmp_path / "ref" / "sparsity.json").read_text())
+
+
+def _numbers(obj: Any) -> Any:
+    """``obj`` without its strings inside lists (FINN names a build's fork tensors at random,
+    and the skip rows of the estimates carry those names)."""
+    if isinstance(obj, dict):
+        return {k: _numbers(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_numbers(v) for v in obj if not isinstance(v, str)]
+    return obj
 
 
 def test_build_killed_leaves_no_build_folder(tmp_path: Path) -> None:
@@ -165,5 +176,5 @@ def test_build_killed_leaves_no_build_folder(tmp_path: Path) -> None:
     assert not out.exists(), "a killed build left a (partial) build folder"
     _run(_cli(*args, "--out", str(out)))
     for rel in ("folding_config.json", "report/estimate_network_performance.json"):
-        assert json.loads((out / rel).read_text()) == json.loads((tmp_path / "ref" / rel)
-                                                                 .read_text())
+        got, want = (_numbers(json.loads((d / rel).read_text())) for d in (out, tmp_path / "ref"))
+        assert got == want

@@ -32,6 +32,16 @@ VALID = _valid_nifti_bytes()
 HEADER = 348  # bytes of a NIfTI-1 header
 
 
+def _read_or_refuse(path: Path, labels: bool) -> None:
+    """Read ``path``: either a one-line UserError naming it, or a volume that passes the checks."""
+    try:
+        vol = (load_labels if labels else load_image)(path)
+    except UserError as exc:
+        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
+        return
+    _check_volume(vol, labels)
+
+
 def _check_volume(vol: object, labels: bool) -> None:
     data = vol.data  # type: ignore[attr-defined]
     assert data.ndim == 3 and min(data.shape) >= 1
@@ -57,12 +67,7 @@ def test_nifti_reader_on_corrupted_bytes(tmp_path: Path, edits: list[tuple[int, 
         raw = raw[:cut]
     path = tmp_path / "x.nii"
     path.write_bytes(bytes(raw))
-    try:
-        vol = (load_labels if labels else load_image)(path)
-    except UserError as exc:
-        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
-        return
-    _check_volume(vol, labels)
+    _read_or_refuse(path, labels)
 
 
 @SETTINGS
@@ -87,12 +92,7 @@ def test_nifti_reader_on_strange_headers_and_values(tmp_path: Path, shape: list[
         img.to_filename(str(path))
     except Exception:  # nibabel refuses to write it: nothing for our reader to read
         return
-    try:
-        vol = (load_labels if labels else load_image)(path)
-    except UserError as exc:
-        assert str(exc).startswith(str(path)) and "\n" not in str(exc)
-        return
-    _check_volume(vol, labels)
+    _read_or_refuse(path, labels)
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),

@@ -275,7 +275,7 @@ def _from_dict(cls: type[T], data: dict[str, Any], base: Path | None, prefix: st
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(str(k) for k in set(data) - names)
     if unknown:
-        raise ConfigError(f"unknown config key '{prefix}{unknown[0]}'")
+        raise ConfigError(f"unknown config key {prefix + unknown[0]!r}")
     kwargs = {k: _convert(v, hints[k], f"{prefix}{k}", base) for k, v in data.items()}
     return cls(**kwargs)
 

@@ -37,9 +37,9 @@ def _run(args: list[str]) -> None:
 
 
 def _kill_when(args: list[str], ready: Callable[[], bool], seed: int,
-               timeout_s: float = 900) -> bool:
-    """Start ``args``, SIGKILL it a random 0-0.4 s after ``ready()`` holds; True if killed
-    before it finished by itself."""
+               timeout_s: float = 900, max_delay_s: float = 0.4) -> bool:
+    """Start ``args``, SIGKILL it a random 0-``max_delay_s`` s after ``ready()`` holds; True if
+    killed before it finished by itself."""
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0 = time.monotonic()
     try:
@@ -47,7 +47,7 @@ def _kill_when(args: list[str], ready: Callable[[], bool], seed: int,
             if time.monotonic() - t0 > timeout_s:
                 raise TimeoutError(args)
             time.sleep(0.05)
-        time.sleep(random.Random(seed).uniform(0, 0.4))
+        time.sleep(random.Random(seed).uniform(0, max_delay_s))
         if proc.poll() is not None:
             return False
         os.kill(proc.pid, signal.SIGKILL)
@@ -89,7 +89,7 @@ def _config(path: Path, data: Path, bits: int | None) -> Path:
     cfg = {"data": {"root": str(data), "grid_shape": [8, 8, 8], "grid_spacing": 2.0,
                     "n_train": 2, "n_test": 2, "label_ids": [2, 41]},
            "model": {"preset": "tiny", "weight_bits": bits, "act_bits": bits},
-           "train": {"steps": 8, "batch_size": 1, "eval_every": 4, "eval_pairs": 2,
+           "train": {"steps": 60, "batch_size": 1, "eval_every": 30, "eval_pairs": 2,
                      "checkpoint_every": 1, "device": "cpu", "threads": 1}}
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -120,8 +120,7 @@ def test_train_killed_twice_resumes_to_the_same_weights(tmp_path: Path, dataset:
     _run(_cli("train", "--config", str(cfg), "--out", str(tmp_path / "ref"), "--quiet"))
     run = tmp_path / "run"
     args = _cli("train", "--config", str(cfg), "--out", str(run), "--quiet")
-    for seed in (1, 2):
-        step = 2 * seed
+    for seed, step in ((1, 2), (2, 12)):  # of 60 steps; a step takes ~30 ms on 2 cores
 
         def ready(step: int = step) -> bool:
             try:
@@ -129,7 +128,7 @@ def test_train_killed_twice_resumes_to_the_same_weights(tmp_path: Path, dataset:
             except Exception:  # not there yet (or being replaced)
                 return False
 
-        _kill_when(args, ready, seed)
+        assert _kill_when(args, ready, seed, max_delay_s=0.1), "the run ended before the kill"
         _check_run_folder(run)
     _run(args)
     _same(run / "model.pt", tmp_path / "ref" / "model.pt")

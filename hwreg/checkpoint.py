@@ -61,6 +61,39 @@ def read_model_file(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+def runtime_stats(model: torch.nn.Module) -> dict[str, dict[str, Any]]:
+    """The state Brevitas' ``state_dict`` leaves out of a quantizer still collecting its
+    activation statistics (``ParameterFromRuntimeStatsScaling``: its step counter and running
+    buffer), by module name; empty once every quantizer has its learned scale."""
+    from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
+
+    return {name: {"counter": int(m.counter), "buffer": m.buffer.detach().clone()}
+            for name, m in model.named_modules()
+            if isinstance(m, ParameterFromRuntimeStatsScaling)
+            and m.counter <= m.collect_stats_steps}
+
+
+def restore_runtime_stats(model: torch.nn.Module, saved: dict[str, dict[str, Any]],
+                          where: str | Path) -> None:
+    """Undo what loading a state_dict does to a quantizer saved mid-collection (Brevitas then
+    stops collecting and takes the partial average as its scale): put back its counter and
+    buffer, and its learned scale's starting value 1 (collection leaves it at 1: zero
+    gradient), so a resumed run collects exactly as an uninterrupted one."""
+    from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
+
+    modules = dict(model.named_modules())
+    for name, state in saved.items():
+        m = modules.get(name)
+        if not isinstance(m, ParameterFromRuntimeStatsScaling) or not isinstance(state, dict) \
+                or not isinstance(state.get("buffer"), torch.Tensor) \
+                or state["buffer"].shape != m.buffer.shape:
+            raise UserError(f"{where}: quantizer statistics '{name}' do not fit the model")
+        m.counter = int(state["counter"])
+        with torch.no_grad():
+            m.buffer.copy_(state["buffer"])
+            m.value.fill_(1.0)
+
+
 def load_state(model: RegNet, state_dict: Any, where: str | Path) -> None:
     """Load ``state_dict`` into ``model`` strictly, or raise a one-line UserError naming
     ``where``: keys missing or unexpected, a tensor of another shape (another architecture or

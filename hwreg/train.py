@@ -39,6 +39,8 @@ from hwreg.checkpoint import (
     init_weights_from,
     load_state,
     read_model_file,
+    restore_runtime_stats,
+    runtime_stats,
 )
 from hwreg.config import PairSource, to_dict
 from hwreg.data.atlas_pairs import AtlasPairs
@@ -196,6 +198,7 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     saved_rng = None
     if resume is not None:
         load_state(model, resume["state_dict"], out / "checkpoint.pt")
+        restore_runtime_stats(model, resume.get("runtime_stats", {}), out / "checkpoint.pt")
         step = int(resume["step"])
         history = list(resume.get("metrics", {}).get("history", []))
         losses = list(resume.get("metrics", {}).get("train_loss", []))
@@ -240,7 +243,7 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
             return
         ckpt = model_dict(cfg, model, step, metrics())
         ckpt.update(optimizer=optimizer.state_dict(), rng=states,
-                    torch_rng=torch.get_rng_state())
+                    torch_rng=torch.get_rng_state(), runtime_stats=runtime_stats(model))
         atomic_save(ckpt, out / "checkpoint.pt")
         if final:  # model.pt appears only when the run ends: it never holds an unfinished model
             atomic_save(model_dict(cfg, model, step, metrics()), out / "model.pt")

@@ -105,15 +105,7 @@ def _same(a: Path, b: Path) -> None:
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-#: Found by this test, not fixed yet: a W4A4 run killed within its first steps resumes to other
-#: weights than an uninterrupted run (suspected: Brevitas' runtime-statistics scale init keeps
-#: its step counter outside the state_dict, so a resumed run stops collecting statistics).
-W4A4_RESUME = pytest.mark.xfail(strict=True, reason="W4A4 resume inside the quantizers' "
-                                "statistics-collection steps is not exact (open bug)")
-
-
-@pytest.mark.parametrize("bits", [None, pytest.param(4, marks=W4A4_RESUME)],
-                         ids=["float", "w4a4"])
+@pytest.mark.parametrize("bits", [None, 4], ids=["float", "w4a4"])
 def test_train_killed_twice_resumes_to_the_same_weights(tmp_path: Path, dataset: Path,
                                                         bits: int | None) -> None:
     cfg = _config(tmp_path / "cfg.yaml", dataset, bits)

@@ -1,6 +1,6 @@
-"""Kill safety with real SIGKILL: ``hwreg train`` (float and W4A4), ``prune`` and ``build`` are
-killed in a subprocess at a random point; no output file is ever partial or unloadable, and the
-same command then finishes with the same result as an uninterrupted run."""
+"""Kill safety with real SIGKILL: ``hwreg train`` (float and W4A4), ``prune``, ``sweep`` and
+``build`` are killed in a subprocess at a random point; no output file is ever partial or
+unloadable, and the same command then finishes with the same result as an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -169,3 +169,59 @@ def test_build_killed_leaves_no_build_folder(tmp_path: Path) -> None:
     for rel in ("folding_config.json", "report/estimate_network_performance.json"):
         got, want = (_numbers(json.loads((d / rel).read_text())) for d in (out, tmp_path / "ref"))
         assert got == want
+
+
+def test_sweep_killed_resumes_to_the_same_table(tmp_path: Path) -> None:
+    """The whole sweep (its process group: the main process and its point workers, as a power
+    cut or a stopped session takes them) is killed mid-way; the same command finishes it to the
+    table of an uninterrupted sweep."""
+    from hwreg.config import to_dict
+    from tests.train.test_train import tiny_run_config
+
+    root = tmp_path / "data"
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        sid = f"IBSR_{i + 1:02d}"
+        img, lab = blob_subject((16, 12, 16), i % 2, rng)
+        write_nifti(root / sid / f"{sid}_ana_strip.nii.gz", img)
+        write_nifti(root / sid / f"{sid}_seg_ana.nii.gz", lab)
+    run_cfg = tiny_run_config(root, steps=2)
+    run_cfg.train.threads = 1
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(yaml.safe_dump({
+        "run": to_dict(run_cfg), "bits": ["float", 4], "sparsities": [0, 0.5],
+        "float_steps": 20, "quant_steps": 20, "finetune_steps": 20, "eval_pairs": 2,
+        "table1_sparsity": 0.5, "table1_bits": 4}))
+    _run(_cli("sweep", "--config", str(cfg), "--out", str(tmp_path / "ref")))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(_cli("sweep", "--config", str(cfg), "--out", str(out)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:  # the first point is done: the kill lands while a later point trains
+        t0 = time.monotonic()
+        while not (out / "points" / "float-s0" / "eval" / "metrics.json").exists():
+            assert proc.poll() is None, "the sweep ended before the kill"
+            assert time.monotonic() - t0 < 900
+            time.sleep(0.05)
+        time.sleep(random.Random(5).uniform(0, 1.0))
+        assert proc.poll() is None, "the sweep ended before the kill"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert not (out / "table.csv").exists(), "a killed sweep left its table"
+    for folder in (out / "points").iterdir():
+        if folder.is_dir():
+            _check_point(folder)
+    _run(_cli("sweep", "--config", str(cfg), "--out", str(out)))
+    assert (out / "table.csv").read_text() == (tmp_path / "ref" / "table.csv").read_text()
+
+
+def _check_point(folder: Path) -> None:
+    """A point folder of a killed sweep: every file it left loads (temp files aside)."""
+    for f in folder.rglob("*"):
+        if f.is_dir() or f.name.startswith(TMP_PREFIX):
+            continue
+        if f.suffix == ".pt":
+            read_model_file(f)
+        elif f.suffix == ".json":
+            json.loads(f.read_text())

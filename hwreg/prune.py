@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hwreg.atomic import write_json, write_text
-from hwreg.checkpoint import load_model, resolve_model
+from hwreg.checkpoint import SHIPPED, load_model, resolve_model
 from hwreg.compress import PruneConfig, Pruner, Schedule, report_markdown, sparsity_report
 from hwreg.config import require_data_root
 from hwreg.errors import UserError
@@ -50,7 +50,9 @@ def prune_config(source: str | Path, sparsity: float, finetune_steps: int,
         b = parse_bits(bits)
         cfg.model.weight_bits, cfg.model.act_bits = b, b
     cfg.train.steps = finetune_steps
-    cfg.train.init_from = str(path.resolve())
+    # a shipped name stays a name (a path into this install would not resolve on another)
+    shipped = str(source) in SHIPPED and not Path(source).exists()
+    cfg.train.init_from = str(source) if shipped else str(path.resolve())
     cfg.train.eval_every = max(1, finetune_steps)
     if lr is not None:
         cfg.train.lr = lr

@@ -45,3 +45,11 @@ def test_prune_command_user_errors(ibsr_dataset: Callable[..., Path], tmp_path: 
     assert main(["prune", "--model", str(src), "--sparsity", "0.5", "--bits", "5", "--out",
                  str(tmp_path / "r")]) == 2
     assert "model.weight_bits: 5 is not one of" in capsys.readouterr().err
+
+
+def test_prune_of_a_shipped_model_records_its_name(tmp_path: Path) -> None:
+    from hwreg.prune import prune_config
+
+    cfg = prune_config("demo-w4a4", 0.5, 2, data=tmp_path)
+    assert cfg.train.init_from == "demo-w4a4"  # not a path into this install
+    assert cfg.prune is not None and cfg.prune.source == "demo-w4a4"

@@ -69,6 +69,14 @@ def prepare_split(cfg: RunConfig, progress: bool = True) -> tuple[list[Prepared]
     return prepared[: len(train_s)], prepared[len(train_s):]
 
 
+def history_entry(step: int, result: dict[str, Any]) -> dict[str, Any]:
+    """One ``metrics.json`` history row from an :func:`~hwreg.evaluate.evaluate_pairs` result."""
+    return {"step": step, "dice_before": result["identity"]["dice_mean"],
+            "dice": result["registered"]["dice_mean"], "dice_sd": result["registered"]["dice_sd"],
+            "tre_before_mm": result["identity"]["tre_mm"], "tre_mm": result["registered"]["tre_mm"],
+            "folding_percent": result["registered"]["folding_percent"], "pairs": result["pairs"]}
+
+
 def model_dict(cfg: RunConfig, model: RegNet, step: int, metrics: dict[str, Any]) -> dict:
     """The ``model.pt`` dict (no optimizer state)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # loads without CUDA
@@ -228,13 +236,7 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     def evaluate() -> None:
         if ranks.main:  # rank 0 alone evaluates (the others wait at their next all-reduce)
             result = evaluate_pairs(model, test_set, label_ids, tc.eval_pairs, device)
-            history.append({"step": step, "dice_before": result["identity"]["dice_mean"],
-                            "dice": result["registered"]["dice_mean"],
-                            "dice_sd": result["registered"]["dice_sd"],
-                            "tre_before_mm": result["identity"]["tre_mm"],
-                            "tre_mm": result["registered"]["tre_mm"],
-                            "folding_percent": result["registered"]["folding_percent"],
-                            "pairs": result["pairs"]})
+            history.append(history_entry(step, result))
             write_json(out / "metrics.json", metrics())
 
     def save(final: bool = False) -> None:

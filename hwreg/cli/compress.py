@@ -1,5 +1,5 @@
-"""``hwreg prune`` and ``hwreg sweep``: thin shells over :mod:`hwreg.prune` and
-:mod:`hwreg.studies.sweep`."""
+"""``hwreg prune``, ``hwreg average`` and ``hwreg sweep``: thin shells over :mod:`hwreg.prune`,
+:mod:`hwreg.average` and :mod:`hwreg.studies.sweep`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,20 @@ def _prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    import json
+
+    from hwreg.average import average_models
+
+    path = average_models(args.models, args.out, force=args.force, data=args.data,
+                          eval_pairs=args.eval_pairs, progress=not args.quiet)
+    final = json.loads((args.out / "metrics.json").read_text())["final"]
+    print(f"averaged {len(args.models)} models: held-out Dice {final['dice']:.3f} "
+          f"(identity {final['dice_before']:.3f}), TRE {final['tre_mm']:.2f} mm; model written "
+          f"to {path}")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from hwreg.executor import make_executor
     from hwreg.studies.sweep import run_sweep
@@ -44,7 +58,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def add_commands(stages: Any) -> None:
-    """Add ``prune`` and ``sweep`` to the ``hwreg`` subparsers object."""
+    """Add ``prune``, ``average`` and ``sweep`` to the ``hwreg`` subparsers object."""
     pr = stages.add_parser(
         "prune", help="global magnitude pruning + masked fine-tuning (a run folder)",
         description="Zero the smallest conv weights of MODEL over all layers together, then "
@@ -74,6 +88,24 @@ def add_commands(stages: Any) -> None:
     pr.add_argument("--force", action="store_true", help="start over in an existing run folder")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(handler=_prune)
+
+    av = stages.add_parser(
+        "average", help="uniform weight average of models fine-tuned from one start (a run "
+                        "folder)",
+        description="Average the weights of models that share an architecture and a starting "
+                    "point (checkpoints of one run, or runs fine-tuned from one model): same "
+                    "hardware, usually better held-out accuracy. Writes RUN/model.pt, "
+                    "config.yaml and metrics.json (held-out evaluation).")
+    av.add_argument("--models", required=True, nargs="+",
+                    help="model files, run folders or shipped names (at least two)")
+    av.add_argument("--data", type=Path, default=None,
+                    help="dataset folder (default: the one the models were trained on)")
+    av.add_argument("--eval-pairs", type=positive_int, default=None,
+                    help="held-out pairs evaluated (default: the first model's train.eval_pairs)")
+    av.add_argument("--out", required=True, type=Path, help="run folder")
+    av.add_argument("--force", action="store_true", help="replace an existing model.pt")
+    av.add_argument("--quiet", action="store_true", help="no progress bar")
+    av.set_defaults(handler=_average)
 
     sw = stages.add_parser(
         "sweep", help="accuracy table over bit widths x sparsities (parallel, resumable)",

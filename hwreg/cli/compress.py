@@ -57,6 +57,15 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_folder_args(parser: argparse.ArgumentParser, force_help: str) -> None:
+    """--data, --out, --force, --quiet of a command that writes a run folder."""
+    parser.add_argument("--data", type=Path, default=None,
+                        help="dataset folder (default: the one the model was trained on)")
+    parser.add_argument("--out", required=True, type=Path, help="run folder")
+    parser.add_argument("--force", action="store_true", help=force_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def add_commands(stages: Any) -> None:
     """Add ``prune``, ``average`` and ``sweep`` to the ``hwreg`` subparsers object."""
     pr = stages.add_parser(
@@ -82,11 +91,7 @@ def add_commands(stages: Any) -> None:
                     help="layers left dense (enc0, down0, up0, dec0, head, ...); the DDF head's "
                          "small weights would otherwise be pruned first")
     pr.add_argument("--lr", type=positive_float, default=None, help="fine-tuning learning rate")
-    pr.add_argument("--data", type=Path, default=None,
-                    help="dataset folder (default: the one the model was trained on)")
-    pr.add_argument("--out", required=True, type=Path, help="run folder")
-    pr.add_argument("--force", action="store_true", help="start over in an existing run folder")
-    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_folder_args(pr, "start over in an existing run folder")
     pr.set_defaults(handler=_prune)
 
     av = stages.add_parser(
@@ -98,13 +103,9 @@ def add_commands(stages: Any) -> None:
                     "config.yaml and metrics.json (held-out evaluation).")
     av.add_argument("--models", required=True, nargs="+",
                     help="model files, run folders or shipped names (at least two)")
-    av.add_argument("--data", type=Path, default=None,
-                    help="dataset folder (default: the one the models were trained on)")
     av.add_argument("--eval-pairs", type=positive_int, default=None,
                     help="held-out pairs evaluated (default: the first model's train.eval_pairs)")
-    av.add_argument("--out", required=True, type=Path, help="run folder")
-    av.add_argument("--force", action="store_true", help="replace an existing model.pt")
-    av.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_folder_args(av, "replace an existing model.pt")
     av.set_defaults(handler=_average)
 
     sw = stages.add_parser(

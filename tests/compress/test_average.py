@@ -22,9 +22,9 @@ def test_average_state_means_floats_and_keeps_equal_integers() -> None:
     out = average_state([a, b], ["a", "b"])
     assert torch.equal(out["w"], torch.tensor([1.5, 3.5])) and out["w"].dtype == torch.float32
     assert torch.equal(out["n"], torch.tensor([3]))
-    with pytest.raises(UserError, match="^b: integer tensor 'n' differs"):
+    with pytest.raises(UserError, match=r"^b: integer tensor 'n' differs"):
         average_state([a, {**b, "n": torch.tensor([4])}], ["a", "b"])
-    with pytest.raises(UserError, match="^b: its weights are not those of a"):
+    with pytest.raises(UserError, match=r"^b: its weights are not those of a"):
         average_state([a, {"w": b["w"]}], ["a", "b"])
 
 

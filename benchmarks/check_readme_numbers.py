@@ -62,10 +62,22 @@ def _brain_row(row: str, source: str, model: str, fraction: bool = True) -> list
     return claims
 
 
+def _board_row(board: str, cells: str) -> list[Claim]:
+    """A row of the FIFO section's board table (``cells``: LUT to FIFOs): LUT, BRAM_18K used /
+    capacity, DSP, FIFO bits."""
+    key, row = f"boards/{board}/", f"| {board} | {cells} |"
+    return [Claim(row, BOARDS, key + "totals/LUT", f"| {board} | " + "{:,} |"),
+            Claim(row, BOARDS, lambda d: "{} / {}".format(
+                _get(d, key + "totals/BRAM_18K"), _get(d, key + "capacity/BRAM_18K")), "{}"),
+            Claim(row, BOARDS, key + "totals/DSP", "| {} |"),
+            Claim(row, BOARDS, lambda d: _get(d, key + "fifo_bits") / 1e6, "{:.1f} Mbit")]
+
+
 RB, RB1, RB2 = R + "realbrain.json", R + "realbrain_v1_models.json", R + "realbrain_v2_models.json"
 REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
     "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
 P50 = "hwreg/models/demo-w4a4-p50.pt"
+BOARDS = R + "boards.json"
 SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
 V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
 V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
@@ -212,6 +224,33 @@ CLAIMS: tuple[Claim, ...] = (
           lambda d: 100 * (_get(d, "rows/2/L4_max_cycles_over_finn") - 1), "{:.0f} %"),
     Claim("(0.23 M in `bench_rtl.py --demo`;", RTL, lambda d: _get(d, "rows/2/sim_cycles_per_s")
           / 1e6, "{:.2f} M"),
+    # FIFOs and the fit verdict (benchmarks/bench_boards.py)
+    *_board_row("ZCU104", "13,996 | 316 / 624 | 0 | 142 | 1.5 Mbit"),
+    *_board_row("KV260", "69,268 | 220 / 288 | 0 | 142 | 1.5 Mbit"),
+    *_board_row("Pynq-Z2", "20,268 | 300 / 280 | 0 | 142 | 1.5 Mbit"),
+    *_board_row("U250", "13,996 | 316 / 5376 | 0 | 142 | 1.5 Mbit"),
+    Claim("| ZCU104 | 13,996 | 316 / 624 | 0 | 142 | 1.5 Mbit | yes, 100.5 pairs/s |", BOARDS,
+          "boards/ZCU104/estimated_pairs_per_s", "{:.1f} pairs/s"),
+    Claim("yes (skip FIFO in LUTRAM: 49 k LUT), 100.5 pairs/s", BOARDS,
+          _k("boards/KV260/skips/0/LUT"), "{:.0f} k LUT"),
+    Claim("no: needs 300 BRAM_18K (20 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
+          "({} over)"),
+    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+          _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k LUT"),
+    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+          "boards/ZCU104/totals_layers/BRAM_18K", "{} BRAM_18K"),
+    Claim("16 channels x 4 bits = 1.18 Mbit per pair) is the largest buffer: 80 BRAM_18K on "
+          "ZCU104", BOARDS, "boards/ZCU104/skips/0/BRAM_18K", "{} BRAM_18K"),
+    Claim("16 channels x 4 bits = 1.18 Mbit per pair)", BOARDS,
+          lambda d: _get(d, "boards/ZCU104/skips/0/bits_per_pair") / 1e6, "{:.2f} Mbit"),
+    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _k("boards/ZCU104/totals/LUT"), "{:.1f} k"),
+    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          lambda d: 100 * _get(d, "boards/ZCU104/totals/LUT") / _get(
+              d, "boards/ZCU104/capacity/LUT"), "({:.0f} %)"),
+    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          lambda d: 100 * _get(d, "boards/ZCU104/totals/BRAM_18K") / _get(
+              d, "boards/ZCU104/capacity/BRAM_18K"), "({:.0f} %)"),
     # compile: Yosys
     Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
           SYNTH, _k("layers/1/yosys/LUT"), "{:.1f} k"),

@@ -7,7 +7,7 @@ the layers and the FIFOs apart, FIFO bits, capacity, the fit verdict, what is ov
 FIFOs moved to fit, the skip connections' memory and pairs/s. A few minutes on 2 CPU cores.
 
 Usage: ``python benchmarks/bench_boards.py [--model demo-w4a4]
-[--out benchmarks/results/boards.json]``.
+[--out benchmarks/results/boards.json]`` (part of ``make bench``).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ bench: install .venv-ants/.installed $(DATA)/hwreg_dataset.json
 	$(BIN)/python benchmarks/bench_register.py --out benchmarks/results/register_speed.json
 	$(BIN)/python benchmarks/bench_realbrain.py --out benchmarks/results/realbrain.json
 	$(BIN)/python benchmarks/bench_compile.py
+	$(BIN)/python benchmarks/bench_boards.py --out benchmarks/results/boards.json
 
 clean:
 	rm -rf $(VENV) .venv-ants runs build .pytest_cache .ruff_cache

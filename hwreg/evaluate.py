@@ -188,6 +188,8 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
                                  max_pairs, progress)
                      if oracle and is_synthetic(cfg.data.root) else None)
     result["ceiling"] = ceiling_summary(result, oracle_result, syn)
+    if "syn" in result["ceiling"]:
+        result["ceiling"]["syn"]["from"] = str(baseline)  # SyN's Dice is quoted from this file
     write_metrics(result, out, f"Evaluation of {ref} ({cfg.model.name})")
     return result
 

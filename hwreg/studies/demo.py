@@ -32,6 +32,7 @@ from hwreg.studies.demo_layout import (
     FLOAT_MODEL,
     HW_MODEL,
     PRUNED,
+    SYN_BASELINE,
     evaluated_models,
     slug,
 )
@@ -106,10 +107,6 @@ def _sweep(config: Path, out: Path, log: Callable[[str], None]) -> None:
     from hwreg.studies.sweep_plan import load_sweep_config
 
     run_sweep(load_sweep_config(config), out, jobs=2, log=log)
-
-
-#: ANTs SyN on held-out default pairs (``make bench``): the demo's SyN baseline when present.
-SYN_BASELINE = Path("benchmarks/results/register.json")
 
 
 def _evaluate(model: str, data: Path, out: Path) -> None:

@@ -17,6 +17,9 @@ BOARDS: tuple[Board, ...] = (Board.zcu104, Board.pynq_z2, Board.kv260, Board.u25
 HW_MODEL, FLOAT_MODEL = "demo-w4a4", "demo-float"
 #: Run folder of the pruned W4A4 model (under ``OUT/models``).
 PRUNED = "w4a4-p50"
+#: ANTs SyN on held-out default pairs (``make bench``): the baseline the demo quotes (when
+#: present), relative to the repository root the demo runs from.
+SYN_BASELINE = Path("benchmarks/results/register.json")
 
 
 def evaluated_models(out: Path) -> dict[str, str]:

@@ -2,7 +2,10 @@
 
 Everything shown is read from what the demo's stages wrote (:mod:`.demo`, in the folders of
 :mod:`.demo_layout`) or computed here from
-the trained models; nothing is typed in. The report is built as a list of blocks (headings,
+the trained models; nothing is typed in. Numbers this run did not compute (ANTs SyN from the
+committed ``benchmarks/results/register.json``) are *quoted*: marked so where they appear, with
+their file, and listed apart in the report's last section and in ``results.json["quoted"]``.
+The report is built as a list of blocks (headings,
 paragraphs, tables, figures with captions, Markdown fragments of other stages) rendered to
 Markdown; the HTML is that Markdown rendered by markdown-it-py (:mod:`.report_html`), figures
 embedded. Files are written atomically.
@@ -19,7 +22,14 @@ import numpy as np
 
 from hwreg.atomic import write_json, write_text
 from hwreg.compile.boards import Board
-from hwreg.studies.demo_layout import BOARDS, HW_MODEL, PRUNED, evaluated_models, slug
+from hwreg.studies.demo_layout import (
+    BOARDS,
+    HW_MODEL,
+    PRUNED,
+    SYN_BASELINE,
+    evaluated_models,
+    slug,
+)
 from hwreg.studies.report_html import markdown_to_html, shift_headings
 
 Block = tuple[str, Any]
@@ -102,16 +112,19 @@ def _registration_figure(out: Path, data: Path) -> Path | None:
         f"demo-w4a4: {moving.id} -> {fixed.id} (held out; axial mid slice, one pixel per voxel)")
 
 
-def write_report(out: Path, data: Path, full: bool = False, embed_images: bool = True) -> Path:
+def write_report(out: Path, data: Path, full: bool = False, embed_images: bool = True,
+                 bench: Path = SYN_BASELINE) -> Path:
     """Write ``report.md``, ``report.html`` (the Markdown rendered by markdown-it-py; figures
     embedded as data URIs unless ``embed_images`` is False), ``results.json`` and figures into
-    ``out``."""
-    results: dict[str, Any] = {"models": {}, "full": full}
+    ``out``. ``bench``: the committed ANTs SyN results (``make bench``) the report quotes."""
+    results: dict[str, Any] = {"models": {}, "full": full, "quoted": {}}
     blocks: list[Block] = [("h1", "hwreg demo report"), (
         "p", "Label-driven, quantization-aware 3D registration on the embedded default data "
              "(synthetic subjects from the IBSR atlas; MGH CMA), compiled with FINN for an FPGA. "
-             "Every number below was computed by this run" + (" (full schedule)." if full else
-                                                               " (CPU-short schedules)."))]
+             "Every number below was computed by this run" + (" (full schedule)" if full else
+                                                               " (CPU-short schedules)")
+             + ", except those marked **quoted**: they are read from committed results files, "
+               "named where they appear and listed in the last section.")]
     # accuracy
     rows, evals = [], {}
     for label in evaluated_models(out):
@@ -136,9 +149,13 @@ def write_report(out: Path, data: Path, full: bool = False, embed_images: bool =
             "synthetic data on the model grid" + (f" (Dice {oracle:.3f}): the ceiling of any DDF"
                                                  " on this grid." if oracle else "."))
     if syn_note:
-        note += (f" SyN: ANTs SyN on {syn_note['pairs']} of these pairs (Dice "
-                 f"{syn_note['syn_dice']:.3f}, from benchmarks/results/register.json, "
-                 "make bench); the fraction compares the gains on those pairs.")
+        source = syn_note.get("from", str(bench))
+        note += (f" SyN (**quoted**, not computed by this run): ANTs SyN on {syn_note['pairs']} "
+                 f"of these pairs reached Dice {syn_note['syn_dice']:.3f} ({source}, written by "
+                 "`make bench`); the 'of SyN gain' column is computed by this run from that "
+                 "quoted Dice, comparing the gains on those pairs.")
+        results["quoted"].setdefault(source, {})["syn_dice_on_eval_pairs"] = {
+            "pairs": syn_note["pairs"], "dice": syn_note["syn_dice"]}
     blocks += [("h2", "Registration accuracy on held-out pairs"),
                _table(["model", "pairs", "Dice before", "Dice after ± sd", "TRE before (mm)",
                        "TRE after (mm)", "folding %", "Dice gain", "of oracle gain",
@@ -161,7 +178,8 @@ def write_report(out: Path, data: Path, full: bool = False, embed_images: bool =
         blocks.append(("p", f"(registration figure not drawn: {type(exc).__name__}: {exc})"))
     blocks += _compression_blocks(out, results)
     blocks += _hardware_blocks(out, BOARDS, results)
-    blocks += _ants_blocks(results)
+    blocks += _ants_blocks(bench, results)
+    blocks += _provenance_blocks(out, results["quoted"])
     text = _to_markdown(blocks)
     write_text(out / "report.md", text)
     write_text(out / "report.html", markdown_to_html(text, "hwreg demo report", out,
@@ -351,18 +369,44 @@ def _rtl_blocks(emu: dict[str, Any]) -> list[Block]:
                   "streamed with its L3 inputs and compared bit for bit.")]
 
 
-def _ants_blocks(results: dict[str, Any]) -> list[Block]:
-    bench = _read(Path("benchmarks") / "results" / "register.json")
+def _ants_blocks(path: Path, results: dict[str, Any]) -> list[Block]:
+    """Timing vs ANTs SyN: quoted from the committed ``make bench`` results (the demo does not
+    run ANTs), labelled as such."""
+    bench = _read(path)
     if not bench or "ants" not in bench:
         return [("h2", "Timing vs ANTs SyN"),
-                ("p", "Not measured in this run: run `make bench` (needs .venv-ants).")]
+                ("p", f"Not measured by this run and no {path} to quote: run `make bench` "
+                      "(needs .venv-ants).")]
     a = bench["ants"]
-    results["ants"] = {k: a[k] for k in ("ants_seconds_mean", "model_seconds_mean",
-                                         "ants_dice_mean", "model_dice_mean", "speedup")}
-    return [("h2", "Timing vs ANTs SyN (from benchmarks/results/register.json, `make bench`)"),
-            _table(["method", "seconds per pair", "Dice"],
+    results["quoted"].setdefault(str(path), {})["ants"] = {
+        k: a[k] for k in ("model", "ants_seconds_mean", "model_seconds_mean", "ants_dice_mean",
+                          "model_dice_mean", "speedup")}
+    return [("h2", f"Timing vs ANTs SyN (quoted from {path}, `make bench`)"),
+            _table(["method", "seconds per pair (quoted)", "Dice (quoted)"],
                    [["ANTs SyN (default, 2 threads)", a["ants_seconds_mean"], a["ants_dice_mean"]],
                     [f"{a['model']} network (2 threads)", a["model_seconds_mean"],
                      a["model_dice_mean"]]]),
-            ("p", f"{len(a['pairs'])} held-out pairs on the same model grid; speed-up "
-                  f"{a['speedup']:.0f}x.")]
+            ("p", f"**Quoted, not computed by this run**: every number in this section is read "
+                  f"from {path}, which `make bench` wrote on {len(a['pairs'])} held-out pairs on "
+                  f"the same model grid (speed-up {a['speedup']:.0f}x); the model it timed is "
+                  "the one named there, which may predate the shipped one.")]
+
+
+#: What the demo's stages wrote, by report section (computed by this run).
+COMPUTED_SOURCES = (
+    ("Registration accuracy", "eval/*/metrics.json (hwreg evaluate)"),
+    ("Compression", "models/w4a4-p50/sparsity.json, sweep/table.md (hwreg prune, hwreg sweep)"),
+    ("FINN build", "build/<board>/report/*.json (hwreg build)"),
+    ("Emulation, L4/L5", "emulation/emulation.json (hwreg emulate)"),
+)
+
+
+def _provenance_blocks(out: Path, quoted: dict[str, Any]) -> list[Block]:
+    """The last section: which numbers this run computed (and from which of its files) and
+    which it quotes (and from which committed file)."""
+    rows = [[section, "computed by this run", f"{out.name}/{source}"]
+            for section, source in COMPUTED_SOURCES]
+    rows += [[", ".join(sorted(values)), "**quoted** (not computed by this run)", source]
+             for source, values in quoted.items()]
+    return [("h2", "Where the numbers come from"),
+            _table(["numbers", "provenance", "file"], rows)]

@@ -1,0 +1,373 @@
+"""Check the README's measured numbers against the committed results files they cite.
+
+Each claim is a piece of README text (whitespace-insensitive), the committed file the README
+names for it (``benchmarks/results/*.json``, written by ``benchmarks/*.py`` / ``make bench``, or
+a shipped model file, written by ``hwreg train``/``prune``), a path into that file and how the
+README rounds the value. A claim fails when its text is no longer in the README (reworded: update
+the table) or when the value in the file, rounded as the README rounds it, is not in that text
+(a stale number). Reads JSON and one model file's metrics; no training, a second or two.
+
+Usage: ``python benchmarks/check_readme_numbers.py [--readme README.md]`` (exit 1 on a failure;
+``tests/test_readme_numbers.py`` runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+R = "benchmarks/results/"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """README ``text`` shows the value at ``path`` of ``source`` as ``fmt.format(value)``."""
+
+    text: str
+    source: str  # relative to the repository root
+    path: str | Callable[[Any], float]  # "a/b/0/c" into the JSON, or a function of it
+    fmt: str = "{:.3f}"
+
+
+def _frac(gain: str, ceiling: str) -> Callable[[Any], float]:
+    """100 x one value over another (a fraction of a gain, in %)."""
+    return lambda d: 100 * _get(d, gain) / _get(d, ceiling)
+
+
+def _k(path: str) -> Callable[[Any], float]:
+    """A value in thousands (``8.1 k``)."""
+    return lambda d: _get(d, path) / 1000
+
+
+def _pct(path: str) -> Callable[[Any], float]:
+    """A fraction in % (``35 %``)."""
+    return lambda d: 100 * _get(d, path)
+
+
+def _brain_row(row: str, source: str, model: str, fraction: bool = True) -> list[Claim]:
+    """A real-brain table row: parcel and tissue Dice, the % of SyN's gain, seconds per pair."""
+    key = f"models/{model}/"
+    claims = [Claim(row, source, key + "parcels/after"), Claim(row, source, key + "tissue/after"),
+              Claim(row, source, key + "seconds_per_pair", "{:.0f}")]
+    if fraction:
+        claims.append(Claim(row, source, _pct(key + "parcels/fraction_of_syn_gain"), "{:.0f} %"))
+    return claims
+
+
+def _board_row(board: str, cells: str) -> list[Claim]:
+    """A row of the FIFO section's board table (``cells``: LUT to FIFOs): LUT, BRAM_18K used /
+    capacity, DSP, FIFO bits."""
+    key, row = f"boards/{board}/", f"| {board} | {cells} |"
+    return [Claim(row, BOARDS, key + "totals/LUT", f"| {board} | " + "{:,} |"),
+            Claim(row, BOARDS, lambda d: "{} / {}".format(
+                _get(d, key + "totals/BRAM_18K"), _get(d, key + "capacity/BRAM_18K")), "{}"),
+            Claim(row, BOARDS, key + "totals/DSP", "| {} |"),
+            Claim(row, BOARDS, lambda d: _get(d, key + "fifo_bits") / 1e6, "{:.1f} Mbit")]
+
+
+RB, RB1, RB2 = R + "realbrain.json", R + "realbrain_v1_models.json", R + "realbrain_v2_models.json"
+REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
+    "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
+P50 = "hwreg/models/demo-w4a4-p50.pt"
+BOARDS = R + "boards.json"
+SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
+V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
+V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
+FLOAT_ROW = "| demo-float (shipped) | 0.779 | 0.855 | 26 % | 27 (machine loaded) |"
+W4_ROW = "per-image warps x2) | 0.793 | 0.866 | 34 % | 14 |"
+P50_ROW = "| demo-w4a4-p50 (shipped) | 0.791 | 0.864 | 33 % | 13 |"
+LEVER = "| W4A4: "
+STEP = "| per pair in batch mode (the four above) | 2.6 |"
+CPU = "cpu_seconds_per_step/"
+
+#: The README's measured numbers and where they come from, section by section.
+CLAIMS: tuple[Claim, ...] = (
+    # Measured results (accuracy): only the citations; the table is being re-measured
+    Claim("ANTs SyN ran on the first 5 of them (`make bench`) and reached 0.385", REG,
+          "ants/ants_dice_mean"),
+    Claim("| demo-float-v1 (the old shipped float, 13 training subjects) | 0.310 | 0.364 ± 0.04 | "
+          "8.01 |", REG, "models/demo-float/registered/dice_mean"),
+    Claim("| demo-float-v1 (the old shipped float, 13 training subjects) | 0.310 |", REG,
+          "models/demo-float/identity/dice_mean"),
+    Claim("0.364 ± 0.04 | 8.01 | 0.001 |", REG, "models/demo-float/registered/tre_mm", "{:.2f}"),
+    # a real brain
+    Claim("| identity (before) | 0.734 | 0.821 |", RB, "models/demo-float/parcels/before"),
+    Claim("| identity (before) | 0.734 | 0.821 |", RB, "models/demo-float/tissue/before"),
+    Claim(SYN_ROW, RB, "ants/parcels_after"),
+    Claim(SYN_ROW, RB, "ants/tissue_after"),
+    Claim(SYN_ROW, R + "realbrain_syn.json", "ants/seconds_per_pair", "{:.0f}"),
+    *_brain_row(V1_ROW, RB1, "demo-float", fraction=False),
+    *_brain_row(V1_ROW, RB1, "demo-w4a4", fraction=False),
+    Claim(V1_ROW, RB1, lambda d: 100 * _get(d, "models/demo-float/parcels/gain") / _get(
+        _load(RB), "models/demo-float/parcels/syn_gain"), "{:.0f} %"),
+    Claim(V1_ROW, RB1, lambda d: 100 * _get(d, "models/demo-w4a4/parcels/gain") / _get(
+        _load(RB), "models/demo-float/parcels/syn_gain"), "{:.0f} %"),
+    *_brain_row(FLOAT_ROW, RB, "demo-float"),
+    *_brain_row(V2_ROW, RB2, "demo-w4a4"),
+    *_brain_row(V2_ROW, RB2, "demo-w4a4-p50"),
+    *_brain_row(W4_ROW, RB, "demo-w4a4"),
+    *_brain_row(P50_ROW, RB, "demo-w4a4-p50"),
+    Claim("is **not met** (34 % for the shipped W4A4 model, from 25 %)", RB,
+          _pct("models/demo-w4a4/parcels/fraction_of_syn_gain"), "{:.0f} %"),
+    Claim("scores 0.929 parcel Dice at 1 mm", R + "realbrain_ceiling.json",
+          "rows/0/true_map_at_6mm"),
+    Claim("(0.933 at full resolution; pair 0;", R + "realbrain_ceiling.json",
+          "rows/0/true_map_1mm"),
+    # levers (the W4A4 rows; the others are one-off)
+    Claim("real brain, model grid (identity 0.731,", R + "levers_w4a4.json",
+          "rows/demo-w4a4-v2/cascade_1/real_brain_before"),
+    Claim(LEVER + "demo-w4a4-v2 (650 QAT steps from demo-float) | 650 | 0.404 | 0.745 |",
+          R + "levers_w4a4.json", "rows/demo-w4a4-v2/cascade_1/default_dice"),
+    Claim(LEVER + "demo-w4a4-v2 (650 QAT steps from demo-float) | 650 | 0.404 | 0.745 |",
+          R + "levers_w4a4.json", "rows/demo-w4a4-v2/cascade_1/real_brain_model_grid"),
+    Claim("1400 more QAT steps (control; not shipped) | 2050 | 0.406 | 0.746 |",
+          R + "levers_w4a4.json", "rows/w4a4-same-recipe-2050/cascade_1/default_dice"),
+    Claim("1400 more QAT steps (control; not shipped) | 2050 | 0.406 | 0.746 |",
+          R + "levers_w4a4.json", "rows/w4a4-same-recipe-2050/cascade_1/real_brain_model_grid"),
+    Claim("1325 more steps (not shipped) | 1975 | 0.415 | 0.756 |",
+          R + "levers_w4a4.json", "rows/w4a4-warps-x2-1975/cascade_1/default_dice"),
+    Claim("1325 more steps (not shipped) | 1975 | 0.415 | 0.756 |",
+          R + "levers_w4a4.json", "rows/w4a4-warps-x2-1975/cascade_1/real_brain_model_grid"),
+    Claim("same 74 k-weight `demo` network", P50, _k("sparsity/weights"), "{:.0f} k"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
+          "estimated_pairs_per_s", "{:.1f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
+          _k("resources/LUT"), "{:.1f} k"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
+          "resources/BRAM_18K", "{:.0f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
+          "resources/DSP", "{:.0f}"),
+    # network speed vs SyN on the model grid
+    Claim("| ANTs SyN (antspyx default `SyN`: affine + SyN) | 1.22 s | 0.385 |", REG,
+          "ants/ants_seconds_mean", "{:.2f}"),
+    Claim("| ANTs SyN (antspyx default `SyN`: affine + SyN) | 1.22 s | 0.385 |", REG,
+          "ants/ants_dice_mean"),
+    Claim("Brevitas fake-quant on CPU) | 0.066 s | 0.363 |", REG, "ants/model_seconds_mean"),
+    Claim("Brevitas fake-quant on CPU) | 0.066 s | 0.363 |", REG, "ants/model_dice_mean"),
+    Claim("the network is 18x faster (`ants.speedup`)", REG, "ants/speedup", "{:.0f}x"),
+    Claim("the previous model was 0.022 Dice below SyN", REG,
+          lambda d: _get(d, "ants/ants_dice_mean") - _get(d, "ants/model_dice_mean")),
+    Claim("took 1.0-1.2 s (`models.*.seconds_register_cli_path`)", REG,
+          "models/demo-float/seconds_register_cli_path", "{:.1f}"),
+    Claim("took 1.0-1.2 s (`models.*.seconds_register_cli_path`)", REG,
+          "models/demo-w4a4/seconds_register_cli_path", "{:.1f}"),
+    # end to end on 1 mm brains
+    Claim("| read fixed + moving + labels (gzip, 3 threads) | 0.44 |", SPEED, CPU + "load",
+          "{:.2f}"),
+    Claim("model grid (torch) | 0.15 |", SPEED, CPU + "resample_in", "{:.2f}"),
+    Claim("warp image and labels (torch) | 1.42 |", SPEED, CPU + "network_and_resample_out",
+          "{:.2f}"),
+    Claim("| 0.58 (`.nii`: 0.49) |", SPEED, CPU + "write_nii.gz", "{:.2f}"),
+    Claim("| 0.58 (`.nii`: 0.49) |", SPEED, CPU + "write_nii", "{:.2f}"),
+    Claim(STEP, SPEED, CPU + "per_pair_batch", "{:.1f}"),
+    Claim("+ model load | ~2.1 + 0.3 |", SPEED, CPU + "load_model", "{:.1f}"),
+    Claim("machine was heavily loaded** (load average 15-19 on 2 cores", SPEED,
+          lambda d: "{:.0f}-{:.0f}".format(*_span(d["machine"]["loadavg_start"]
+                                                  + d["machine"]["loadavg_end"])), "{}"),
+    Claim("one process 220 s (12 s CPU), batch 0.014 pairs/s", SPEED, "summary/hwreg_wall_s",
+          "{:.0f}"),
+    Claim("one process 220 s (12 s CPU), batch 0.014 pairs/s", SPEED, "summary/hwreg_cpu_s",
+          "{:.0f}"),
+    Claim("one process 220 s (12 s CPU), batch 0.014 pairs/s", SPEED, "batch/pairs_per_second"),
+    Claim("Dice of the warped parcels 0.730 -> 0.777 (SyN 0.906)", SPEED, "summary/dice_before"),
+    Claim("Dice of the warped parcels 0.730 -> 0.777 (SyN 0.906)", SPEED, "summary/hwreg_dice"),
+    Claim("Dice of the warped parcels 0.730 -> 0.777 (SyN 0.906)", SPEED, "summary/syn_dice"),
+    Claim("registration time only: 254 s)", SPEED, "summary/syn_registration_s", "{:.0f}"),
+    Claim("so the 1.2x ratio in the file", SPEED, "summary/ratio_wall", "{:.1f}x"),
+    Claim("7.9 ms CPU per pair (wall on the loaded machine: 279 ms)", SPEED,
+          "host/model_grid_cpu_ms", "{:.1f}"),
+    Claim("7.9 ms CPU per pair (wall on the loaded machine: 279 ms)", SPEED,
+          "host/model_grid_ms", "{:.0f}"),
+    Claim("warp of an image and a label map: 2.4 CPU s", SPEED, _k("host/one_mm_cpu_ms"),
+          "{:.1f}"),
+    # pruning
+    Claim("(49.2 % of all conv weights zero", P50, _pct("sparsity/sparsity"), "{:.1f} %"),
+    # scaling out
+    Claim("| 1 | 0.193 | 1.00x |", R + "ddp.json", "rows/0/pairs_per_s"),
+    Claim("| 2 | 0.284 | 1.47x |", R + "ddp.json", "rows/1/pairs_per_s"),
+    Claim("| 2 | 0.284 | 1.47x |", R + "ddp.json", "rows/1/speedup", "{:.2f}x"),
+    # benchmarks
+    Claim("| 120 s (6.7 s/subject) |", R + "data.json", "prepare_s", "{:.0f} s"),
+    Claim("| 120 s (6.7 s/subject) |", R + "data.json",
+          lambda d: _get(d, "prepare_s") / _get(d, "subjects"), "{:.1f} s/subject"),
+    Claim("on an 80x96x80 grid (batch 1) | 28 ms |", R + "data.json",
+          lambda d: 1000 * _get(d, "warp_image_s"), "{:.0f} ms"),
+    Claim("label warp, same grid | 13 ms |", R + "data.json",
+          lambda d: 1000 * _get(d, "warp_labels_s"), "{:.0f} ms"),
+    # compile: RTL emulation
+    Claim("L4 21/21 (head_level 0) and 12/12", RTL, lambda d: _get(d, "rows/0/L4_layers_exact"),
+          "{}"),
+    Claim("L4 21/21 (head_level 0) and 12/12", RTL, lambda d: _get(d, "rows/1/L4_layers_exact"),
+          "{}"),
+    Claim("The demo network (shipped `demo-w4a4`, 48x64x48, folded for 100 pairs/s on ZCU104; "
+          "`hwreg emulate --model demo-w4a4 --build B --pairs 1 --level rtl --out E`): **L4 27/27",
+          RTL, lambda d: _get(d, "rows/2/L4_layers_exact"), "{}"),
+    Claim("165,888 cycles = FINN's slowest layer", RTL, "rows/0/L5_interval_cycles", "{:,}"),
+    Claim("head_level 1: 110,592, +0.0 %", RTL, "rows/1/L5_interval_cycles", "{:,}"),
+    Claim("1.1 M (2.0 M) cycles/s simulated", RTL, lambda d: _get(d, "rows/0/sim_cycles_per_s")
+          / 1e6, "{:.1f} M"),
+    Claim("1.1 M (2.0 M) cycles/s simulated", RTL, lambda d: _get(d, "rows/1/sim_cycles_per_s")
+          / 1e6, "{:.1f} M"),
+    Claim("interval between volumes is then **1,990,657 cycles vs FINN's slowest layer 1,990,656",
+          RTL, "rows/2/L5_interval_cycles", "{:,}"),
+    Claim("interval between volumes is then **1,990,657 cycles vs FINN's slowest layer 1,990,656",
+          RTL, "rows/2/finn_max_layer_cycles", "{:,}"),
+    Claim("each within 7 % of FINN's cycle estimate", RTL,
+          lambda d: 100 * (_get(d, "rows/2/L4_max_cycles_over_finn") - 1), "{:.0f} %"),
+    Claim("(0.23 M in `bench_rtl.py --demo`;", RTL, lambda d: _get(d, "rows/2/sim_cycles_per_s")
+          / 1e6, "{:.2f} M"),
+    # FIFOs and the fit verdict (benchmarks/bench_boards.py)
+    *_board_row("ZCU104", "13,996 | 316 / 624 | 0 | 142 | 1.5 Mbit"),
+    *_board_row("KV260", "69,268 | 220 / 288 | 0 | 142 | 1.5 Mbit"),
+    *_board_row("Pynq-Z2", "20,268 | 300 / 280 | 0 | 142 | 1.5 Mbit"),
+    *_board_row("U250", "13,996 | 316 / 5376 | 0 | 142 | 1.5 Mbit"),
+    Claim("| ZCU104 | 13,996 | 316 / 624 | 0 | 142 | 1.5 Mbit | yes, 100.5 pairs/s |", BOARDS,
+          "boards/ZCU104/estimated_pairs_per_s", "{:.1f} pairs/s"),
+    Claim("yes (skip FIFO in LUTRAM: 49 k LUT), 100.5 pairs/s", BOARDS,
+          _k("boards/KV260/skips/0/LUT"), "{:.0f} k LUT"),
+    Claim("no: needs 300 BRAM_18K (20 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
+          "({} over)"),
+    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+          _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k LUT"),
+    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+          "boards/ZCU104/totals_layers/BRAM_18K", "{} BRAM_18K"),
+    Claim("16 channels x 4 bits = 1.18 Mbit per pair) is the largest buffer: 80 BRAM_18K on "
+          "ZCU104", BOARDS, "boards/ZCU104/skips/0/BRAM_18K", "{} BRAM_18K"),
+    Claim("16 channels x 4 bits = 1.18 Mbit per pair)", BOARDS,
+          lambda d: _get(d, "boards/ZCU104/skips/0/bits_per_pair") / 1e6, "{:.2f} Mbit"),
+    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _k("boards/ZCU104/totals/LUT"), "{:.1f} k"),
+    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          lambda d: 100 * _get(d, "boards/ZCU104/totals/LUT") / _get(
+              d, "boards/ZCU104/capacity/LUT"), "({:.0f} %)"),
+    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          lambda d: 100 * _get(d, "boards/ZCU104/totals/BRAM_18K") / _get(
+              d, "boards/ZCU104/capacity/BRAM_18K"), "({:.0f} %)"),
+    # compile: Yosys
+    Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
+          SYNTH, _k("layers/1/yosys/LUT"), "{:.1f} k"),
+    Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
+          SYNTH, _k("layers/1/finn_unrolled/LUT"), "{:.1f} k"),
+    Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
+          SYNTH, _pct("layers/1/zeros"), "{:.1f} %"),
+    Claim("| deployed | 24.3 % | 22.9 k (318 s) | 152.5 k |", SYNTH, _k("layers/4/yosys/LUT"),
+          "{:.1f} k"),
+    Claim("| deployed | 24.3 % | 22.9 k (318 s) | 152.5 k |", SYNTH,
+          _k("layers/4/finn_unrolled/LUT"), "{:.1f} k"),
+    Claim("| deployed | 24.3 % | 22.9 k (318 s) | 152.5 k |", SYNTH, _pct("payoff/deployed/zeros"),
+          "{:.1f} %"),
+    Claim("| 50 % | 50.0 % | 15.8 k (282 s) | (same) |", SYNTH, _k("payoff/pruned/LUT"),
+          "{:.1f} k"),
+    Claim("| deployed | 1.5 % | 26.6 k (1280 s) | 85.9 k |", SYNTH, _k("layers/25/yosys/LUT"),
+          "{:.1f} k"),
+    Claim("| deployed | 1.5 % | 26.6 k (1280 s) | 85.9 k |", SYNTH,
+          _k("layers/25/finn_unrolled/LUT"), "{:.1f} k"),
+    Claim("| deployed | 1.5 % | 26.6 k (1280 s) | 85.9 k |", SYNTH, "layers/25/yosys/seconds",
+          "{:.0f} s"),
+    Claim("30.9 % fewer LUTs on the demo layer", SYNTH, _pct("payoff/lut_reduction"),
+          "{:.1f} %"),
+    Claim("the whole `bench_synth.py` run took 26 minutes (MVAU_7 alone 21)", SYNTH,
+          lambda d: _get(d, "seconds") / 60, "{:.0f} minutes"),
+    Claim("BRAM_18K 72, 16, 8, 8, 4, 15, 9, 8 against", SYNTH,
+          lambda d: ", ".join(str(g["yosys"]["BRAM_18K"]) for g in _windows(d)), "{}"),
+    Claim("against hwreg's estimates of 72, 16, 8, 8, 8, 16, 10, 8", SYNTH,
+          lambda d: ", ".join(str(g["finn_estimate"]["BRAM_18K"]) for g in _windows(d)), "{}"),
+    Claim("the eight window generators take 835-1408 LUT, 331-363 FF, no DSP", SYNTH,
+          lambda d: "{}-{} LUT".format(*_span(g["yosys"]["LUT"] for g in _windows(d))), "{}"),
+    Claim("the eight window generators take 835-1408 LUT, 331-363 FF, no DSP", SYNTH,
+          lambda d: "{}-{} FF".format(*_span(g["yosys"]["FF"] for g in _windows(d))), "{}"),
+    # compile: bench_compile.py
+    Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE, "estimated_pairs_per_s",
+          "{:.1f}"),
+    Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE,
+          lambda d: _get(d, "clock_MHz") / _get(d, "estimated_pairs_per_s"), "{:.2f} M"),
+    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
+          _pct("utilisation/LUT"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
+          _pct("utilisation/BRAM_18K"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
+          _pct("utilisation/DSP"), "({:.0f} %)"),
+    Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,
+          _k("per_mvau_style/hls/totals/LUT"), "{:.1f} k"),
+    Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,
+          _pct("per_mvau_style/hls/utilisation/LUT"), "({:.0f} %)"),
+    Claim("| 0.99 / 0.45 | >= 0.8 |", COMPILE, "pipeline_balance_mvau", "{:.2f}"),
+    Claim("| 0.99 / 0.45 | >= 0.8 |", COMPILE, "pipeline_balance_all_layers", "{:.2f}"),
+    Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "time_s_per_pair/L3_finn_hw_python",
+          "{:.2f}"),
+    Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "time_s_per_pair/L0_float_torch"),
+    Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "L3_over_float_torch", "{:.1f}x"),
+)
+
+
+def _windows(synth: Any) -> list[dict[str, Any]]:
+    """The 3D window generators of a ``synth.json``, in graph order."""
+    return [g for g in synth["layers"] if g["layer"].startswith("ConvolutionInputGenerator3D")]
+
+
+def _span(values: Any) -> tuple[Any, Any]:
+    values = list(values)
+    return min(values), max(values)
+
+
+def _get(data: Any, path: str) -> Any:
+    """``data`` at a ``/``-separated path (list items by index)."""
+    for key in path.split("/"):
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data
+
+
+@cache
+def _load(source: str) -> Any:
+    """A results file's JSON, or a model file's ``metrics``."""
+    path = ROOT / source
+    if path.suffix == ".pt":
+        import torch
+
+        return torch.load(path, map_location="cpu", weights_only=True)["metrics"]
+    return json.loads(path.read_text())
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def check(readme: str, claims: tuple[Claim, ...] = CLAIMS) -> list[str]:
+    """One line per claim that fails against ``readme``'s text; empty when all hold."""
+    text, faults = _squash(readme), []
+    for claim in claims:
+        snippet = _squash(claim.text)
+        if snippet not in text:
+            faults.append(f"README no longer says {snippet!r} (reworded? update {__file__})")
+            continue
+        data = _load(claim.source)
+        value = claim.path(data) if callable(claim.path) else _get(data, claim.path)
+        shown = claim.fmt.format(value)
+        if shown not in snippet:
+            where = claim.path if isinstance(claim.path, str) else "a value computed from it"
+            faults.append(f"{claim.source} [{where}] reads {shown}, the README says {snippet!r}")
+    return faults
+
+
+def main() -> None:
+    """Print each failing claim; exit 1 when any fails."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = ap.parse_args()
+    faults = check(args.readme.read_text())
+    for fault in faults:
+        print(fault)
+    print(f"{len(CLAIMS) - len(faults)}/{len(CLAIMS)} README numbers match their results files")
+    sys.exit(1 if faults else 0)
+
+
+if __name__ == "__main__":
+    main()

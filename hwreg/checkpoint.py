@@ -25,7 +25,8 @@ from hwreg.run import RunConfig
 
 FORMAT = "hwreg-model-1"
 #: Trained models shipped in the package (``hwreg/models/<name>.pt``).
-SHIPPED = ("demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1", "demo-w4a4-v2")
+SHIPPED = ("demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1", "demo-w4a4-v2",
+           "demo-w4a4-v3")
 
 
 def atomic_save(obj: Any, path: Path) -> None:

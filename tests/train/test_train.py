@@ -134,14 +134,15 @@ def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1",
-                                  "demo-w4a4-v2"])
+                                  "demo-w4a4-v2", "demo-w4a4-v3"])
 def test_shipped_models_load_by_name(name: str) -> None:
     _, cfg, ckpt = load_model(name)
     assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
     assert cfg.model.name == name.split("-")[1]
 
 
-@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1", "demo-w4a4-v2"])
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1", "demo-w4a4-v2",
+                                  "demo-w4a4-v3"])
 def test_shipped_models_are_what_their_configs_say(name: str) -> None:
     """Each shipped model records the steps that were run, and its config says them."""
     _, cfg, ckpt = load_model(name)

@@ -211,7 +211,7 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
 
     cfg = load_yaml(BuildConfig, build_dir / "build_config.yaml")
     t0 = time.perf_counter()
-    rows = simulate_layers(levels.hw, ctx3, workdir, board_info(cfg.board).part, cfg.clock_ns,
+    rows = simulate_layers(levels.hw, ctx3, workdir, board_info(cfg.board).finn_part, cfg.clock_ns,
                            cache_dir or harness.DEFAULT_CACHE)
     checked = [r for r in rows if r["exact"] is not None]
     l4_s = round(time.perf_counter() - t0, 2)
@@ -230,7 +230,7 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
         depths = read_fifo_depths(build_dir) if fifo_depth is None else None
         try:
             l5 = simulate_accelerator(levels.hw, ctx3, workdir / "accel",
-                                      board_info(cfg.board).part, cfg.clock_ns,
+                                      board_info(cfg.board).finn_part, cfg.clock_ns,
                                       cache_dir or harness.DEFAULT_CACHE, fifo_depth, depths)
         except harness.StreamError as exc:  # extra/missing beats, input left: not exact
             l5 = {"exact": False, "why": str(exc)}

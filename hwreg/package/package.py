@@ -141,7 +141,7 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
     require_new_folder(out, force)  # refused before any work
     levels = Levels(build_dir)  # the build's HW graph and host constants (UserError if absent)
     board = Board(board) if board is not None else cfg.board
-    part = board_info(board).part
+    part = board_info(board).finn_part
     hls = hls_only_layers(specialised_copy(levels.hw, part))
     if hls:
         raise UserError(f"{build_dir}: layers with only an HLS implementation (they need "

@@ -209,6 +209,24 @@ def simulate_volume(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part:
             "bytes_in": len(sent), "bytes_out": int(n_back), "cycles": int(cycles)}
 
 
-__all__ = ["ACK", "ACK_STATUS", "DATA_IN", "DATA_OUT", "LinkError", "MAX_PAYLOAD", "Received",
-           "SYNC", "Serial", "beats_to_bytes", "bytes_to_beats", "check_acks", "crc8", "decode",
-           "encode_input", "frame", "response_length", "run_volume", "simulate_volume"]
+__all__ = [
+    "ACK",
+    "ACK_STATUS",
+    "DATA_IN",
+    "DATA_OUT",
+    "MAX_PAYLOAD",
+    "SYNC",
+    "LinkError",
+    "Received",
+    "Serial",
+    "beats_to_bytes",
+    "bytes_to_beats",
+    "check_acks",
+    "crc8",
+    "decode",
+    "encode_input",
+    "frame",
+    "response_length",
+    "run_volume",
+    "simulate_volume",
+]

@@ -22,6 +22,7 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -212,3 +213,71 @@ def write_threshold_top(out_dir: Path, top: str, spec: ThresholdSpec, thresholds
     mems = {f"{top}_thresholds.dat": (threshold_words(thresholds, spec),
                                       spec.pe * spec.n * (spec.i_bits + 1))}
     return _write(out_dir, top, ["hwreg_thresholding"], body, wo, mems)
+
+
+#: FINN op types whose RTL the ``hwreg`` backend replaces.
+HWREG_OPS = ("MVAU", "MVAU_rtl", "MVAU_hls", "Thresholding", "Thresholding_rtl",
+             "Thresholding_hls")
+
+
+def _dt(inst: Any, attr: str) -> Any:
+    from qonnx.core.datatype import DataType
+
+    dt = DataType[str(inst.get_nodeattr(attr))]
+    if dt.name == "BIPOLAR" or not dt.is_integer():
+        raise ValueError(f"{inst.onnx_node.name}: {attr} {dt.name} is not supported by the "
+                         "hwreg RTL backend (integer datatypes only)")
+    return dt
+
+
+def _initializer(inst: Any, model: Any, i: int) -> np.ndarray:
+    node = inst.onnx_node
+    value = model.get_initializer(node.input[i]) if len(node.input) > i else None
+    if value is None:
+        raise ValueError(f"{node.name}: input {i} is not a constant (mem_mode "
+                         "external/dynamic is not supported by the hwreg RTL backend)")
+    return np.asarray(value)
+
+
+def node_specs(inst: Any, model: Any) -> tuple[Any, np.ndarray, Any]:
+    """(spec, constants, thresholds) of a FINN MVAU or Thresholding node: an MVAU gives
+    (:class:`MvauSpec`, weights (MW, MH), None or (:class:`ThresholdSpec`, thresholds)), a
+    Thresholding (:class:`ThresholdSpec`, thresholds (C or 1, N), None); from the node's
+    attributes (folding, datatypes, ``accDataType``, ``ActVal``) and initializers."""
+    name = inst.onnx_node.name
+    g = inst.get_nodeattr
+    if inst.onnx_node.op_type.startswith("Thresholding"):
+        idt, odt = _dt(inst, "inputDataType"), _dt(inst, "outputDataType")
+        thr = _initializer(inst, model, 1)
+        return (ThresholdSpec(int(g("NumChannels")), int(g("PE")), int(thr.shape[1]),
+                              idt.bitwidth(), idt.signed(), odt.bitwidth(), int(g("ActVal"))),
+                thr, None)
+    if int(g("binaryXnorMode")):
+        raise ValueError(f"{name}: binaryXnorMode is not supported by the hwreg RTL backend")
+    idt, wdt, odt = (_dt(inst, a) for a in ("inputDataType", "weightDataType", "outputDataType"))
+    acc = _dt(inst, "accDataType")
+    act = int(g("noActivation")) == 0
+    spec = MvauSpec(int(g("MW")), int(g("MH")), int(g("SIMD")), int(g("PE")), idt.bitwidth(),
+                    idt.signed(), wdt.bitwidth(), wdt.signed(), acc.bitwidth(), acc.signed(),
+                    acc.bitwidth() if act else odt.bitwidth())
+    w = _initializer(inst, model, 1)
+    if not act:
+        return spec, w, None
+    thr = _initializer(inst, model, 2)
+    t = ThresholdSpec(spec.mh, spec.pe, int(thr.shape[1]), acc.bitwidth(), acc.signed(),
+                      odt.bitwidth(), int(g("ActVal")))
+    return spec, w, (t, thr)
+
+
+def hwreg_layer_rtl(inst: Any, model: Any, d: Path) -> tuple[str, list[Path], list[Path]] | None:
+    """(top ``<node>_hwreg``, sources, run-time memory files) of a FINN MVAU or Thresholding
+    node (any of :data:`HWREG_OPS`) in hwreg's RTL, written to ``d``; None for other ops."""
+    if inst.onnx_node.op_type not in HWREG_OPS:
+        return None
+    top = f"{inst.onnx_node.name}_hwreg"
+    spec, values, thr = node_specs(inst, model)
+    if isinstance(spec, ThresholdSpec):
+        src, rt = write_threshold_top(d, top, spec, values)
+    else:
+        src, rt = write_mvau_top(d, top, spec, values, thr)
+    return top, src, rt

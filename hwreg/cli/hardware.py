@@ -45,7 +45,7 @@ def _export(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from hwreg.checkpoint import load_model_spec
     from hwreg.compile.boards import Board
-    from hwreg.compile.config import BuildConfig, FifoSizing
+    from hwreg.compile.config import BuildConfig, FifoSizing, RtlBackend
     from hwreg.compile.folding_check import read_folding_file
     from hwreg.compile.steps import export_and_build, resume_build
     from hwreg.config import load_yaml, replace_field
@@ -59,6 +59,8 @@ def _build(args: argparse.Namespace) -> int:
         changes["folding_config"] = Path(args.folding_config)
     if args.fifo_sizing is not None:
         changes["fifo_sizing"] = FifoSizing(args.fifo_sizing)
+    if args.rtl_backend is not None:
+        changes["rtl_backend"] = RtlBackend(args.rtl_backend)
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     if args.folding_config is not None:
         read_folding_file(args.folding_config)  # its structure now; its nodes in the build
@@ -124,7 +126,8 @@ def _emulate(args: argparse.Namespace) -> int:
     cfg = EmulateConfig(pairs=args.pairs, seed=args.seed, data=args.data,
                         layout=Layout(args.layout), spacing=args.spacing,
                         float_model=args.float_model, rtl=args.level == "rtl",
-                        fifo_depth=args.fifo_depth, rtl_pairs=args.rtl_pairs)
+                        fifo_depth=args.fifo_depth, rtl_pairs=args.rtl_pairs,
+                        rtl_backend=args.rtl_backend)
     with staged_dir(args.out, args.force) as stage:  # emulation.json (and rtl/) or nothing
         result = emulate_build(args.model, args.build, stage, cfg)
     for level, r in result["levels"].items():
@@ -265,6 +268,10 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--fifo-sizing", choices=["analytic", "simulation"],
                      help="FIFO depths: analytic (default; a bound per edge, no simulation) or "
                           "simulation (the stitched RTL under Verilator; mvau_style rtl)")
+    bld.add_argument("--rtl-backend", choices=["finn", "hwreg"],
+                     help="RTL of the MVAU and Thresholding layers: finn (default; FINN's "
+                          "MVAU_rtl/Thresholding_rtl, Xilinx) or hwreg (vendor-neutral, "
+                          "Yosys-clean: hw/hdl/hwreg_mvau.sv, hwreg_thresholding.sv)")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
     bld.add_argument("--out", required=True, type=Path, help="build folder")
@@ -299,6 +306,9 @@ def add_commands(stages: Any) -> None:
                      help="L5: entries of every FIFO between two layers, or auto (default): "
                           "the build's depths (BUILD/fifo_depths.json, from its "
                           "step_set_fifo_depths; --fifo-sizing of hwreg build)")
+    emu.add_argument("--rtl-backend", choices=["finn", "hwreg"], default=None,
+                     help="--level rtl: RTL of the MVAU and Thresholding layers (default: the "
+                          "build's rtl_backend)")
     emu.add_argument("--rtl-pairs", type=positive_int, default=1, metavar="N",
                      help="--level rtl: run L4/L5 on the first N pairs (default 1)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")

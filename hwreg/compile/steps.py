@@ -129,7 +129,7 @@ def step_set_fifo_depths(model: ModelWrapper, cfg: BuildConfig,
 
         try:
             probe = size_fifos(model, build_dir / "fifo_sizing", board_info(cfg.board).finn_part,
-                               cfg.clock_ns)
+                               cfg.clock_ns, backend=cfg.rtl_backend)
         except RuntimeError as exc:
             raise UserError(f"fifo_sizing simulation: {str(exc).splitlines()[0]} (use "
                             "fifo_sizing: analytic)") from None
@@ -173,7 +173,8 @@ def step_generate_hdl(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) ->
     if cfg.generate_hdl:
         from hwreg.compile.codegen import generate_sources
 
-        generate_sources(model, board_info(cfg.board).finn_part, cfg.clock_ns, build_dir / "hdl")
+        generate_sources(model, board_info(cfg.board).finn_part, cfg.clock_ns, build_dir / "hdl",
+                         cfg.rtl_backend)
     return model
 
 

@@ -170,7 +170,7 @@ def _synth_top(args: argparse.Namespace) -> int:
     from hwreg.synth.top import synth_top
 
     r = synth_top(args.build, args.out, board=args.board, force=args.force,
-                  timeout_s=args.timeout)
+                  timeout_s=args.timeout, backend=args.rtl_backend)
     y, f, h = r["yosys"], r["finn_estimate"] or {}, r["hwreg_estimate"] or {}
     print(f"whole top ({r['fifos']} FIFOs, {r['dwcs']} width converters) with `{r['synth']}` "
           f"in {y['seconds']} s: " + ", ".join(f"{y[k]} {k}" for k in
@@ -192,7 +192,7 @@ def _bitstream(args: argparse.Namespace) -> int:
 
     try:
         r = bitstream_build(args.build, args.out, board=args.board, force=args.force,
-                            seed=args.seed, timeout_s=args.timeout)
+                            seed=args.seed, timeout_s=args.timeout, backend=args.rtl_backend)
     except BitstreamError as e:
         print(f"hwreg: bitstream: {e}; no .bit written; reports in {args.out}",
               file=sys.stderr)
@@ -348,6 +348,9 @@ def add_commands(stages: Any) -> None:
                           "synth_ecp5 for an ECP5 board; totals vs FINN's and hwreg's estimates")
     syn.add_argument("--board", choices=[b.value for b in Board],
                      help="with --top: the board to synthesise for (default: the build's)")
+    syn.add_argument("--rtl-backend", choices=["finn", "hwreg"],
+                     help="with --top: whose MVAU/Thresholding RTL (default: hwreg for an ECP5 "
+                          "board, else the build's)")
     syn.set_defaults(handler=_synth)
 
     bit = stages.add_parser(
@@ -362,6 +365,9 @@ def add_commands(stages: Any) -> None:
     bit.add_argument("--board", choices=[b.value for b, i in BOARDS.items() if i.is_ecp5],
                      help="ECP5 board (default: the build's)")
     bit.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    bit.add_argument("--rtl-backend", choices=["finn", "hwreg"], default=None,
+                     help="whose MVAU/Thresholding RTL (default hwreg: FINN's is written for "
+                          "Xilinx DSPs)")
     bit.add_argument("--timeout", type=positive_float, default=3600.0,
                      help="seconds per tool run (default 3600)")
     bit.add_argument("--force", action="store_true", help="overwrite --out")

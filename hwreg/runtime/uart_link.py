@@ -171,12 +171,13 @@ def _read_frame(port: Serial) -> tuple[int, bytes]:
 
 def simulate_volume(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
                     clock_ns: float, depths: dict[str, int] | None = None,
-                    cache_dir: Path | None = None) -> dict[str, Any]:
+                    cache_dir: Path | None = None, backend: str = "finn") -> dict[str, Any]:
     """The board top (UART link + stitched accelerator of the HW graph ``model``, FIFO
     ``depths`` as the build's) under Verilator: the L3 input of ``ctx`` is framed here
     (:func:`encode_input`), sent through the board's serial pins, and the board's bytes decoded
     here (:func:`decode`). Returns ``{"exact" (output == L3 output), "acks_ok", "frames_in",
-    "frames_out", "bytes_in", "bytes_out", "cycles"}``."""
+    "frames_out", "bytes_in", "bytes_out", "cycles"}``. ``backend``: the MVAU/Thresholding
+    RTL (:func:`hwreg.rtl.layers.layer_rtl`)."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hwreg.rtl import board, harness
@@ -184,7 +185,7 @@ def simulate_volume(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part:
     from hwreg.rtl.stitch import stitch
 
     hdl = workdir / "hdl"
-    _, files, runtime, spec, _ = stitch(model, hdl, part, clock_ns, 32, depths)
+    _, files, runtime, spec, _ = stitch(model, hdl, part, clock_ns, 32, depths, backend=backend)
     g = spec.graph
     first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
     w_in, w_out = first.get_instream_width_padded(0), last.get_outstream_width_padded(0)

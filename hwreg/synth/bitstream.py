@@ -17,7 +17,7 @@ from typing import Any
 from hwreg.atomic import staged_dir
 from hwreg.errors import UserError
 from hwreg.synth.pnr import BitstreamError, keep_outputs, place_and_route
-from hwreg.synth.top import estimates, load_build, stitched_top
+from hwreg.synth.top import estimates, load_build, rtl_backend, stitched_top
 
 
 def link_rate(shape: dict[str, Any], baud: int) -> dict[str, Any]:
@@ -34,12 +34,14 @@ def link_rate(shape: dict[str, Any], baud: int) -> dict[str, Any]:
 
 
 def bitstream_build(build_dir: str | Path, out_dir: str | Path, board: str | None = None,
-                    force: bool = False, seed: int = 1, timeout_s: float = 3600.0
-                    ) -> dict[str, Any]:
+                    force: bool = False, seed: int = 1, timeout_s: float = 3600.0,
+                    backend: str | None = None) -> dict[str, Any]:
     """Write ``out_dir`` (see :mod:`hwreg.synth.pnr`) for ``build_dir`` on ``board`` (default:
-    the build's; an ECP5 board). Returns ``bitstream.json``'s content; raises BitstreamError
-    (after writing the reports, without a ``.bit``) when the design does not fit or misses
-    timing, UserError when the board is not ECP5 or Yosys cannot synthesise the build's RTL."""
+    the build's; an ECP5 board), MVAU/Thresholding RTL of ``backend`` (default ``hwreg``:
+    :func:`hwreg.synth.top.rtl_backend`). Returns ``bitstream.json``'s content; raises
+    BitstreamError (after writing the reports, without a ``.bit``) when the design does not fit
+    or misses timing, UserError when the board is not ECP5 or Yosys cannot synthesise the
+    build's RTL."""
     from hwreg.compile.boards import BOARDS, Board, board_info
     from hwreg.rtl.board import BAUD, clks_per_bit, write_board, write_fpga_top
 
@@ -51,12 +53,14 @@ def bitstream_build(build_dir: str | Path, out_dir: str | Path, board: str | Non
         ecp5 = ", ".join(k.value for k, v in BOARDS.items() if v.is_ecp5)
         raise UserError(f"--board {b.value}: bitstreams are made here for ECP5 boards only "
                         f"({ecp5}); a Xilinx part stops at `hwreg synth --top`")
+    backend = rtl_backend(cfg, info, backend)
     clock_mhz = 1000.0 / cfg.clock_ns
     name = build_dir.resolve().name
     failure: BitstreamError | None = None
     with staged_dir(out_dir, force) as stage:
         hdl = stage / "hdl"
-        files, runtime, shape = stitched_top(model, build_dir, hdl, info.finn_part, cfg.clock_ns)
+        files, runtime, shape = stitched_top(model, build_dir, hdl, info.finn_part, cfg.clock_ns,
+                                             backend)
         pll, pll_mhz = write_fpga_top(hdl, info.ecp5.clk_mhz, clock_mhz)
         clks = clks_per_bit(pll_mhz * 1e6)
         files += write_board(hdl, shape["in_width"], shape["out_width"], clks) + pll[1:]
@@ -71,10 +75,11 @@ def bitstream_build(build_dir: str | Path, out_dir: str | Path, board: str | Non
             failure, result = e, e.result
         except RuntimeError as e:
             if "yosys failed" in str(e):
-                raise UserError(f"{build_dir}: Yosys cannot synthesise the build's RTL: {e}") from e
+                raise UserError(f"{build_dir}: Yosys cannot synthesise the build's RTL "
+                                f"({backend} MVAU/Thresholding): {e}") from e
             raise
         est = estimates(build_dir)
-        result.update(build=str(build_dir), board=b.value, pll_MHz=pll_mhz,
+        result.update(build=str(build_dir), board=b.value, rtl_backend=backend, pll_MHz=pll_mhz,
                       uart={**link_rate(shape, BAUD), "clks_per_bit": clks}, stitched=shape,
                       estimate={k: est["totals"][k] for k in ("LUT", "BRAM_18K", "DSP")}
                       if est else None,

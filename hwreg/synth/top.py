@@ -46,18 +46,19 @@ def load_build(build_dir: Path) -> tuple[Any, Any]:
     return load_yaml(BuildConfig, build_dir / "build_config.yaml"), ModelWrapper(str(graph))
 
 
-def stitched_top(model: Any, build_dir: Path, workdir: Path, part: str, clock_ns: float
-                 ) -> tuple[list[Path], list[Path], dict[str, Any]]:
+def stitched_top(model: Any, build_dir: Path, workdir: Path, part: str, clock_ns: float,
+                 backend: str = "finn") -> tuple[list[Path], list[Path], dict[str, Any]]:
     """Stitch ``model`` with the build's FIFO depths into ``workdir``: (sources, run-time
     files, ``{"fifos", "fifo_bits", "dwcs", "in_width", "out_width", "in_beats",
-    "out_beats"}``: widths padded TDATA bits, beats per volume)."""
+    "out_beats"}``: widths padded TDATA bits, beats per volume). ``backend``: whose
+    MVAU/Thresholding RTL (``finn``, ``hwreg``; :func:`hwreg.rtl.layers.layer_rtl`)."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hwreg.compile.fifos import read_fifo_depths
     from hwreg.rtl.stitch import stitch
 
     _, files, runtime, spec, fifos = stitch(model, workdir, part, clock_ns, 32,
-                                            read_fifo_depths(build_dir))
+                                            read_fifo_depths(build_dir), backend=backend)
     text = files[-1].read_text()
     first, last = getCustomOp(spec.graph.node[0]), getCustomOp(spec.graph.node[-1])
     return files, runtime, {
@@ -75,11 +76,19 @@ def estimates(build_dir: Path) -> dict[str, Any] | None:
     return json.loads(p.read_text()) if p.is_file() else None
 
 
+def rtl_backend(cfg: Any, info: Any, asked: str | None) -> str:
+    """The MVAU/Thresholding RTL for a whole-top run: ``asked``, else ``hwreg`` on an ECP5 board
+    (FINN's is written for Xilinx DSPs), else the build's."""
+    return str(asked or ("hwreg" if info.is_ecp5 else cfg.rtl_backend))
+
+
 def synth_top(build_dir: str | Path, out_dir: str | Path, board: str | None = None,
-              force: bool = False, timeout_s: float = 3600.0) -> dict[str, Any]:
-    """Synthesise the whole stitched top of ``build_dir`` for ``board`` (default: the build's);
-    writes ``out_dir`` (module docstring) and returns ``synth_top.json``'s content. A Yosys
-    failure (a module it cannot synthesise) raises UserError with Yosys's first error."""
+              force: bool = False, timeout_s: float = 3600.0,
+              backend: str | None = None) -> dict[str, Any]:
+    """Synthesise the whole stitched top of ``build_dir`` for ``board`` (default: the build's)
+    with the MVAU/Thresholding RTL of ``backend`` (default: :func:`rtl_backend`); writes
+    ``out_dir`` (module docstring) and returns ``synth_top.json``'s content. A Yosys failure
+    (a module it cannot synthesise) raises UserError with Yosys's first error."""
     from hwreg.compile.boards import Board, board_info
     from hwreg.synth.yosys import synthesize
 
@@ -88,11 +97,12 @@ def synth_top(build_dir: str | Path, out_dir: str | Path, board: str | None = No
     b = Board(board) if board is not None else cfg.board
     info = board_info(b)
     family = "ecp5" if info.is_ecp5 else info.yosys_family
+    backend = rtl_backend(cfg, info, backend)
     t0 = time.perf_counter()
     with staged_dir(out_dir, force) as stage:
         work = stage / "top"
         files, runtime, shape = stitched_top(model, build_dir, work / "hdl", info.finn_part,
-                                             cfg.clock_ns)
+                                             cfg.clock_ns, backend)
         run = work / "yosys"
         run.mkdir(parents=True)
         for f in runtime:  # $readmemh files beside the sources
@@ -100,10 +110,11 @@ def synth_top(build_dir: str | Path, out_dir: str | Path, board: str | None = No
         try:
             y = synthesize(files, "hwreg_accel", run, family, timeout_s=timeout_s)
         except RuntimeError as e:
-            raise UserError(f"{build_dir}: the stitched top does not synthesise for "
-                            f"{b.value}: {e}") from e
+            raise UserError(f"{build_dir}: the stitched top ({backend} MVAU/Thresholding RTL) "
+                            f"does not synthesise for {b.value}: {e}") from e
         est = estimates(build_dir)
         result = {"build": str(build_dir), "board": b.value, "part": info.part,
+                  "rtl_backend": backend,
                   "synth": "synth_ecp5" if family == "ecp5" else f"synth_xilinx -family {family}",
                   "yosys": y, **shape,
                   "estimate_board": est.get("part") if est else None,
@@ -122,7 +133,7 @@ def markdown(r: dict[str, Any]) -> str:
     y, f, h = r["yosys"], r["finn_estimate"] or {}, r["hwreg_estimate"] or {}
     cap = r["capacity"]
     lines = [f"# Whole-top synthesis of {r['build']} ({r['board']}, {r['part']}, "
-             f"`{r['synth']}`)", "",
+             f"`{r['synth']}`, {r['rtl_backend']} MVAU/Thresholding RTL)", "",
              "| resource | Yosys (whole top) | FINN estimate (layers only) | hwreg estimate "
              "(+ FIFOs, width converters) | capacity |", "|---|---:|---:|---:|---:|"]
     for k in RESOURCES:
@@ -137,4 +148,4 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["estimates", "load_build", "markdown", "stitched_top", "synth_top"]
+__all__ = ["estimates", "load_build", "markdown", "rtl_backend", "stitched_top", "synth_top"]

@@ -61,20 +61,20 @@ def resources(cells: dict[str, int]) -> dict[str, Any]:
     }
 
 
-#: ECP5 cells (Yosys ``synth_ecp5``) -> resources; a CCU2C (carry) is two LUT4s in carry mode,
-#: a TRELLIS_DPR16X4 (16x4 distributed RAM) takes a slice: two LUT4s and its RAM write port.
-_ECP5_LUT2 = ("CCU2C", "TRELLIS_DPR16X4")
+#: ECP5 cells (Yosys ``synth_ecp5``) -> LUT4 positions, counted as nextpnr-ecp5's "Total LUT4s"
+#: does: a CCU2C (carry) is two LUT4s, a TRELLIS_DPR16X4 (16x4 distributed RAM) four RAM LUTs
+#: plus two for its write port (RAMW).
+_ECP5_LUTS = {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 6}
 
 
 def ecp5_resources(cells: dict[str, int]) -> dict[str, Any]:
     """ECP5 resource counts from Yosys's ``num_cells_by_type`` after ``synth_ecp5``, keyed like
     FINN's (``LUT`` = LUT4s incl. carry and distributed-RAM LUTs, ``FF``, ``BRAM_18K`` = EBR
     (DP16KD), ``DSP`` = MULT18X18D)."""
-    lut4 = cells.get("LUT4", 0)
-    lut2 = sum(2 * cells.get(c, 0) for c in _ECP5_LUT2)
     return {
-        "LUT": lut4 + lut2, "LUT_logic": lut4 + 2 * cells.get("CCU2C", 0),
-        "LUT_memory": 2 * cells.get("TRELLIS_DPR16X4", 0),
+        "LUT": sum(n * cells.get(c, 0) for c, n in _ECP5_LUTS.items()),
+        "LUT_logic": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+        "LUT_memory": 6 * cells.get("TRELLIS_DPR16X4", 0),
         "FF": cells.get("TRELLIS_FF", 0),
         "BRAM_18K": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
         "URAM": 0, "DSP": cells.get("MULT18X18D", 0),

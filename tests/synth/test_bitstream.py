@@ -38,6 +38,18 @@ def test_fit_check_names_the_overflow() -> None:
     assert len(pnr.fit_problems(util)) == 2
 
 
+def test_ecp5_cells_count_as_nextpnr_counts_lut4s() -> None:
+    """Yosys's cells of the tiny network's board top and nextpnr's "Total LUT4s: 21819" for
+    the same netlist (logic 8261 + carry 12352 + RAM 804 + RAMW 402)."""
+    from hwreg.synth.yosys import ecp5_resources
+
+    cells = {"CCU2C": 6176, "DP16KD": 23, "EHXPLLL": 1, "L6MUX21": 93, "LUT4": 8261,
+             "MULT18X18D": 21, "PFUMX": 1039, "TRELLIS_DPR16X4": 201, "TRELLIS_FF": 4352}
+    r = ecp5_resources(cells)
+    assert (r["LUT"], r["FF"], r["BRAM_18K"], r["DSP"]) == (21819, 4352, 23, 21)
+    assert r["LUT_logic"] + r["LUT_memory"] == r["LUT"]
+
+
 def test_timing_verdict_and_critical_path() -> None:
     step = {"from": {"cell": "a"}, "to": {"cell": "b"}}
     report = {"fmax": {"clk": {"achieved": 87.5, "constraint": 100.0}},

@@ -12,8 +12,9 @@ ecppack) on the ULX3S-85F (LFE5U-85F-6BG381C), no vendor tool.
 4. ``too_big`` (``--too-big``): a 72 x 65536 FIFO behind the link, which needs 257 of the 208
    EBRs: the error nextpnr's numbers give.
 
-Usage: ``python benchmarks/bench_bitstream.py [--mhz 100] [--too-big]
-[--out benchmarks/results/bitstream.json]``.
+Usage: ``python benchmarks/bench_bitstream.py [--mhz 100] [--too-big] [--build DIR]
+[--out benchmarks/results/bitstream.json]`` (``--build``: an existing tiny build for the board,
+made as step 2 makes it, instead of building it again).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mhz", type=float, default=100.0, help="target clock (MHz)")
     ap.add_argument("--too-big", action="store_true", help="also the design that cannot fit")
+    ap.add_argument("--build", type=Path, help="an existing tiny build for the board")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/bitstream.json"))
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
@@ -128,14 +130,16 @@ def main() -> None:
         result["link"] = link_design(work / "link", args.mhz)
         print("link:", result["link"], flush=True)
         t0 = time.perf_counter()
-        b = tiny_build(work, args.mhz)
-        result["tiny_build_s"] = round(time.perf_counter() - t0, 1)
+        b = args.build or tiny_build(work, args.mhz)
+        result["tiny_build_s"] = None if args.build else round(time.perf_counter() - t0, 1)
         perf = json.loads((b / "report" / "estimate_network_performance.json").read_text())
         result["tiny_estimate"] = {k: perf[k] for k in ("totals", "totals_layers",
                                                          "totals_fifos", "bottleneck_cycles",
                                                          "estimated_pairs_per_s")}
         try:
+            t0 = time.perf_counter()
             result["tiny"] = _trim(bitstream_build(b, work / "tiny_bit"))
+            result["tiny"]["flow_s"] = round(time.perf_counter() - t0, 1)
         except (BitstreamError, UserError) as e:
             result["tiny"] = {"error": str(e)}
             if isinstance(e, BitstreamError):

@@ -7,14 +7,18 @@ ecppack) on the ULX3S-85F (LFE5U-85F-6BG381C), no vendor tool.
    at ``--mhz`` (``hwreg build``), then ``hwreg bitstream``: Fmax, pairs/s at Fmax, LUT/FF/EBR/
    DSP used vs the build's estimate, Yosys/nextpnr times - or why it did not get through.
 3. ``lut_ratio``: the LUT4s per LUT6 behind the ECP5 estimates (``BoardInfo.from_finn``): every
-   layer of the tiny build that has Yosys-clean RTL, synthesised with ``synth_xilinx -family
-   xc7`` and ``synth_ecp5``.
+   layer of the tiny build but the MVAUs (whose multipliers map to DSPs differently on the two
+   families), with hwreg's RTL, synthesised with ``synth_xilinx -family xc7`` and
+   ``synth_ecp5``.
 4. ``too_big`` (``--too-big``): a 72 x 65536 FIFO behind the link, which needs 257 of the 208
    EBRs: the error nextpnr's numbers give.
 
 Usage: ``python benchmarks/bench_bitstream.py [--mhz 100] [--too-big] [--build DIR]
-[--out benchmarks/results/bitstream.json]`` (``--build``: an existing tiny build for the board,
-made as step 2 makes it, instead of building it again).
+[--bitstream DIR] [--out benchmarks/results/bitstream.json]`` (``--build``: an existing tiny
+build for the board, made as step 2 makes it, instead of building it again; ``--bitstream``: the
+output folder of a finished ``hwreg bitstream --build <that build>`` run, whose
+``bitstream.json`` is taken instead of running the flow again - nextpnr alone takes tens of
+minutes on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -89,8 +93,10 @@ def lut_ratio(build_dir: Path, work: Path) -> dict[str, Any]:
     spec = specialised_copy(model, part)
     rows = []
     for abstract, node in zip(model.graph.node, spec.graph.node, strict=True):
+        if abstract.op_type == "MVAU":
+            continue
         rtl = layer_rtl(getCustomOp(node), spec, work / abstract.name / "hdl", part,
-                        cfg.clock_ns)
+                        cfg.clock_ns, "hwreg")
         if rtl is None:
             continue
         top, files, runtime = rtl
@@ -120,6 +126,8 @@ def main() -> None:
     ap.add_argument("--mhz", type=float, default=100.0, help="target clock (MHz)")
     ap.add_argument("--too-big", action="store_true", help="also the design that cannot fit")
     ap.add_argument("--build", type=Path, help="an existing tiny build for the board")
+    ap.add_argument("--bitstream", type=Path,
+                    help="a finished `hwreg bitstream` run of that build (its bitstream.json)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/bitstream.json"))
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
@@ -132,22 +140,29 @@ def main() -> None:
         t0 = time.perf_counter()
         b = args.build or tiny_build(work, args.mhz)
         result["tiny_build_s"] = None if args.build else round(time.perf_counter() - t0, 1)
+        result["lut_ratio"] = lut_ratio(b, work / "ratio")
+        if args.too_big:
+            result["too_big"] = link_design(work / "big", args.mhz, 72, 16)
         perf = json.loads((b / "report" / "estimate_network_performance.json").read_text())
         result["tiny_estimate"] = {k: perf[k] for k in ("totals", "totals_layers",
                                                          "totals_fifos", "bottleneck_cycles",
                                                          "estimated_pairs_per_s")}
         try:
             t0 = time.perf_counter()
-            result["tiny"] = _trim(bitstream_build(b, work / "tiny_bit"))
-            result["tiny"]["flow_s"] = round(time.perf_counter() - t0, 1)
+            if args.bitstream:
+                while not (args.bitstream / "bitstream.json").is_file():
+                    time.sleep(30)  # a run still in progress
+                result["tiny"] = _trim(json.loads((args.bitstream / "bitstream.json")
+                                                  .read_text()))
+                result["tiny"]["from"] = f"hwreg bitstream --out {args.bitstream}"
+            else:
+                result["tiny"] = _trim(bitstream_build(b, work / "tiny_bit"))
+                result["tiny"]["flow_s"] = round(time.perf_counter() - t0, 1)
         except (BitstreamError, UserError) as e:
             result["tiny"] = {"error": str(e)}
             if isinstance(e, BitstreamError):
                 result["tiny"].update(_trim(e.result))
         print("tiny:", result["tiny"], flush=True)
-        result["lut_ratio"] = lut_ratio(b, work / "ratio")
-        if args.too_big:
-            result["too_big"] = link_design(work / "big", args.mhz, 72, 16)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "lut_ratio"}, indent=1)[:3000])

@@ -133,16 +133,24 @@ def main() -> None:
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
                               "board": BOARD.value, "part": board_info(BOARD).part,
                               "target_MHz": args.mhz}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:  # after every step: a long run leaves what it measured
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         result["link"] = link_design(work / "link", args.mhz)
+        save()
         print("link:", result["link"], flush=True)
         t0 = time.perf_counter()
         b = args.build or tiny_build(work, args.mhz)
         result["tiny_build_s"] = None if args.build else round(time.perf_counter() - t0, 1)
         result["lut_ratio"] = lut_ratio(b, work / "ratio")
+        save()
         if args.too_big:
             result["too_big"] = link_design(work / "big", args.mhz, 72, 16)
+            save()
         perf = json.loads((b / "report" / "estimate_network_performance.json").read_text())
         result["tiny_estimate"] = {k: perf[k] for k in ("totals", "totals_layers",
                                                          "totals_fifos", "bottleneck_cycles",
@@ -163,8 +171,7 @@ def main() -> None:
             if isinstance(e, BitstreamError):
                 result["tiny"].update(_trim(e.result))
         print("tiny:", result["tiny"], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    save()
     print(json.dumps({k: v for k, v in result.items() if k != "lut_ratio"}, indent=1)[:3000])
 
 

@@ -97,8 +97,8 @@ class BoardInfo:
 
 
 #: LUT4s per LUT6 of FINN's estimate on ECP5. A LUT6 is four LUT4s' worth of truth table but
-#: seldom needed whole; Yosys maps the project's stream RTL to 1.6-2.3 LUT4 per LUT6
-#: (synth_ecp5 vs synth_xilinx of the same sources, benchmarks/bench_bitstream.py): 2 is used.
+#: seldom needed whole; 2 is assumed. ``benchmarks/bench_bitstream.py`` (``lut_ratio``) measures
+#: it: synth_ecp5 vs synth_xilinx of the same layers.
 ECP5_LUT_PER_LUT6 = 2.0
 _ECP5_STAND_IN = "xc7z020clg400-1"  # a 7-series part: LUT6, RAMB18, DSP48E1, no URAM
 

@@ -128,11 +128,15 @@ def main() -> None:
     ap.add_argument("--build", type=Path, help="an existing tiny build for the board")
     ap.add_argument("--bitstream", type=Path,
                     help="a finished `hwreg bitstream` run of that build (its bitstream.json)")
+    ap.add_argument("--only-tiny", action="store_true",
+                    help="keep the other parts of an existing --out; redo only the tiny step")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/bitstream.json"))
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
                               "board": BOARD.value, "part": board_info(BOARD).part,
                               "target_MHz": args.mhz}
+    if args.only_tiny:
+        result = {**json.loads(args.out.read_text()), **result}
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every step: a long run leaves what it measured
@@ -140,15 +144,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        result["link"] = link_design(work / "link", args.mhz)
-        save()
-        print("link:", result["link"], flush=True)
+        if not args.only_tiny:
+            result["link"] = link_design(work / "link", args.mhz)
+            save()
+            print("link:", result["link"], flush=True)
         t0 = time.perf_counter()
         b = args.build or tiny_build(work, args.mhz)
         result["tiny_build_s"] = None if args.build else round(time.perf_counter() - t0, 1)
-        result["lut_ratio"] = lut_ratio(b, work / "ratio")
-        save()
-        if args.too_big:
+        if not args.only_tiny:
+            result["lut_ratio"] = lut_ratio(b, work / "ratio")
+            save()
+        if args.too_big and not args.only_tiny:
             result["too_big"] = link_design(work / "big", args.mhz, 72, 16)
             save()
         perf = json.loads((b / "report" / "estimate_network_performance.json").read_text())

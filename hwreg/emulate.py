@@ -197,7 +197,8 @@ class Levels:
 
 
 def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], workdir: Path,
-               cache_dir: Path | None = None, fifo_depth: int | None = None) -> dict[str, Any]:
+               cache_dir: Path | None = None, fifo_depth: int | None = None,
+               rtl_backend: str | None = None) -> dict[str, Any]:
     """L4: every layer's RTL under Verilator on its L3 inputs ``ctx3``, exact vs L3
     (:mod:`hwreg.rtl.layers`), summary plus one row per layer; then (if L4 is exact)
     L5: the stitched accelerator on the L3 input, exact vs the L3 output, cycles vs FINN's
@@ -210,16 +211,17 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
     from hwreg.rtl.layers import simulate_layers
 
     cfg = load_yaml(BuildConfig, build_dir / "build_config.yaml")
+    backend = rtl_backend or cfg.rtl_backend  # the MVAU/Thresholding RTL: asked, or the build's
     t0 = time.perf_counter()
-    rows = simulate_layers(levels.hw, ctx3, workdir, board_info(cfg.board).part, cfg.clock_ns,
-                           cache_dir or harness.DEFAULT_CACHE)
+    rows = simulate_layers(levels.hw, ctx3, workdir, board_info(cfg.board).finn_part, cfg.clock_ns,
+                           cache_dir or harness.DEFAULT_CACHE, backend=backend)
     checked = [r for r in rows if r["exact"] is not None]
     l4_s = round(time.perf_counter() - t0, 2)
     l4 = {"exact": all(r["exact"] for r in checked) and len(checked) == len(rows),
             "layers": len(rows), "layers_exact": sum(bool(r["exact"]) for r in checked),
             "first_mismatch": next((r["layer"] for r in rows if r["exact"] is False), None),
             "no_rtl": [r["layer"] for r in rows if r["exact"] is None],
-            "time_s": l4_s,
+            "time_s": l4_s, "rtl_backend": str(backend),
             "sim_cycles": sum(r.get("cycles", 0) for r in rows), "per_layer": rows}
     l5: dict[str, Any] = {"exact": False, "why": "L4 not exact"}
     if l4["exact"]:
@@ -230,8 +232,9 @@ def rtl_levels(build_dir: Path, levels: Levels, ctx3: dict[str, np.ndarray], wor
         depths = read_fifo_depths(build_dir) if fifo_depth is None else None
         try:
             l5 = simulate_accelerator(levels.hw, ctx3, workdir / "accel",
-                                      board_info(cfg.board).part, cfg.clock_ns,
-                                      cache_dir or harness.DEFAULT_CACHE, fifo_depth, depths)
+                                      board_info(cfg.board).finn_part, cfg.clock_ns,
+                                      cache_dir or harness.DEFAULT_CACHE, fifo_depth, depths,
+                                      backend=backend)
         except harness.StreamError as exc:  # extra/missing beats, input left: not exact
             l5 = {"exact": False, "why": str(exc)}
         l5["time_s"] = round(time.perf_counter() - t1, 2)
@@ -263,7 +266,7 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
             out_dir: str | Path | None = None,
             float_model: RegNet | None = None, rtl: bool = False,
             rtl_cache: Path | None = None, fifo_depth: int | None = None,
-            rtl_pairs: int = 1) -> dict[str, Any]:
+            rtl_pairs: int = 1, rtl_backend: str | None = None) -> dict[str, Any]:
     """Run L1, L2, L3 on every pair; returns (and writes ``out_dir/emulation.json``) per level
     the max abs diff vs L1 and the time per pair, plus the first mismatching layer if any.
     Labelled pairs also get Dice/TRE/folding of the L3 DDF and, given ``float_model``, of the
@@ -272,7 +275,7 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
     ``rtl_cache``) is added as ``L4``, and L5 (the stitched accelerator with
     ``fifo_depth``-entry FIFOs, None: sized by simulation; same pair) as ``L5``; both count
     towards ``exact``; their simulation files go to ``out_dir/rtl`` (or a temporary
-    folder)."""
+    folder). ``rtl_backend``: the MVAU/Thresholding RTL of L4/L5 (None: the build's)."""
     import tempfile
 
     levels = Levels(build_dir)
@@ -302,7 +305,7 @@ def emulate(model: RegNet, build_dir: str | Path, pairs: Iterable[Pair],
                 work = Path(out_dir) / "rtl" if out_dir is not None else Path(tmp)
                 rtl_res = rtl_levels(Path(build_dir), levels, ctx3,
                                      work / name if rtl_pairs > 1 else work, rtl_cache,
-                                     fifo_depth)
+                                     fifo_depth, rtl_backend)
             rtl_done += 1
             l4, l5 = merge_rtl(l4, l5, rtl_res, name)
         secs["L1"] += t1 - t0
@@ -368,6 +371,9 @@ class EmulateConfig:
     fifo_depth: int | None = None
     #: L4/L5 on this many pairs (the first ones), not only the first.
     rtl_pairs: int = 1
+    #: L4/L5: RTL of the MVAU and Thresholding layers (``finn`` or ``hwreg``,
+    #: :class:`hwreg.compile.config.RtlBackend`); ``None``: the build's ``rtl_backend``.
+    rtl_backend: str | None = None
 
 
 def emulate_build(model: str, build_dir: str | Path, out: str | Path,
@@ -396,4 +402,5 @@ def emulate_build(model: str, build_dir: str | Path, out: str | Path,
         pairs += list(data_pairs(data_cfg, cfg.pairs))
     float_model = load_model_spec(cfg.float_model)[0] if cfg.float_model else None
     return emulate(net, build_dir, pairs, out, float_model=float_model, rtl=cfg.rtl,
-                   fifo_depth=cfg.fifo_depth, rtl_pairs=cfg.rtl_pairs)
+                   fifo_depth=cfg.fifo_depth, rtl_pairs=cfg.rtl_pairs,
+                   rtl_backend=cfg.rtl_backend)

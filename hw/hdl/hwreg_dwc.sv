@@ -18,48 +18,55 @@ module hwreg_dwc #(
 );
     if (OUT_E >= IN_E) begin : g_up
         localparam int R = OUT_E / IN_E;
+        localparam int NB = R > 1 ? $clog2(R) : 1;
         logic [OUT_E*BITS-1:0] buffer;
-        int n;
+        logic [NB-1:0] n;  // narrow slot counter: a decoded write, no multiplier in the path
         assign in_ready = !out_valid || out_ready;
         assign out_data = buffer;
+        for (genvar k = 0; k < R; k++) begin : g_slot
+            always_ff @(posedge clk)
+                if (in_valid && in_ready && n == NB'(k))
+                    buffer[k*IN_E*BITS +: IN_E*BITS] <= in_data;
+        end
         always_ff @(posedge clk) begin
             if (!rst_n) begin
-                n <= 0;
+                n <= '0;
                 out_valid <= 1'b0;
             end else begin
                 if (out_valid && out_ready) out_valid <= 1'b0;
                 if (in_valid && in_ready) begin
-                    buffer[n*IN_E*BITS +: IN_E*BITS] <= in_data;
-                    if (n == R - 1) begin
-                        n <= 0;
+                    if (n == NB'(R - 1)) begin
+                        n <= '0;
                         out_valid <= 1'b1;
                     end else begin
-                        n <= n + 1;
+                        n <= n + 1'b1;
                     end
                 end
             end
         end
     end else begin : g_down
         localparam int R = IN_E / OUT_E;
-        logic [IN_E*BITS-1:0] buffer;
-        int n;
+        localparam int NB = R > 1 ? $clog2(R) : 1;
+        logic [IN_E*BITS-1:0] buffer;  // shifts down by one output beat: no read multiplexer
+        logic [NB-1:0] n;
         logic full;
         assign in_ready = !full;
         assign out_valid = full;
-        assign out_data = buffer[n*OUT_E*BITS +: OUT_E*BITS];
+        assign out_data = buffer[OUT_E*BITS-1:0];
         always_ff @(posedge clk) begin
             if (!rst_n) begin
-                n <= 0;
+                n <= '0;
                 full <= 1'b0;
             end else if (!full) begin
                 if (in_valid) begin
                     buffer <= in_data;
                     full <= 1'b1;
-                    n <= 0;
+                    n <= '0;
                 end
             end else if (out_ready) begin
-                if (n == R - 1) full <= 1'b0;
-                else n <= n + 1;
+                buffer <= buffer >> (OUT_E * BITS);
+                if (n == NB'(R - 1)) full <= 1'b0;
+                else n <= n + 1'b1;
             end
         end
     end

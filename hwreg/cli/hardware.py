@@ -1,5 +1,5 @@
-"""``hwreg export``, ``build``, ``emulate``, ``synth``: thin shells over :mod:`hwreg.export`,
-:mod:`hwreg.compile`, :mod:`hwreg.emulate` and :mod:`hwreg.synth`.
+"""``hwreg export``, ``build``, ``emulate``, ``synth``, ``bitstream``: thin shells over
+:mod:`hwreg.export`, :mod:`hwreg.compile`, :mod:`hwreg.emulate` and :mod:`hwreg.synth`.
 
 ``--model`` is a checkpoint (``model.pt``: ``{"config": {..., "model": {...}}, "state_dict"}``)
 or ``random:<preset>:w<W>a<A>[:h<head_level>]`` (an untrained model with a non-trivial head,
@@ -45,7 +45,7 @@ def _export(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from hwreg.checkpoint import load_model_spec
     from hwreg.compile.boards import Board
-    from hwreg.compile.config import BuildConfig, FifoSizing
+    from hwreg.compile.config import BuildConfig, FifoSizing, RtlBackend
     from hwreg.compile.folding_check import read_folding_file
     from hwreg.compile.steps import export_and_build, resume_build
     from hwreg.config import load_yaml, replace_field
@@ -59,6 +59,8 @@ def _build(args: argparse.Namespace) -> int:
         changes["folding_config"] = Path(args.folding_config)
     if args.fifo_sizing is not None:
         changes["fifo_sizing"] = FifoSizing(args.fifo_sizing)
+    if args.rtl_backend is not None:
+        changes["rtl_backend"] = RtlBackend(args.rtl_backend)
     cfg = load_yaml(BuildConfig, args.config) if args.config else BuildConfig()
     if args.folding_config is not None:
         read_folding_file(args.folding_config)  # its structure now; its nodes in the build
@@ -124,7 +126,8 @@ def _emulate(args: argparse.Namespace) -> int:
     cfg = EmulateConfig(pairs=args.pairs, seed=args.seed, data=args.data,
                         layout=Layout(args.layout), spacing=args.spacing,
                         float_model=args.float_model, rtl=args.level == "rtl",
-                        fifo_depth=args.fifo_depth, rtl_pairs=args.rtl_pairs)
+                        fifo_depth=args.fifo_depth, rtl_pairs=args.rtl_pairs,
+                        rtl_backend=args.rtl_backend)
     with staged_dir(args.out, args.force) as stage:  # emulation.json (and rtl/) or nothing
         result = emulate_build(args.model, args.build, stage, cfg)
     for level, r in result["levels"].items():
@@ -163,10 +166,53 @@ def _emulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_top(args: argparse.Namespace) -> int:
+    from hwreg.synth.top import synth_top
+
+    r = synth_top(args.build, args.out, board=args.board, force=args.force,
+                  timeout_s=args.timeout, backend=args.rtl_backend)
+    y, f, h = r["yosys"], r["finn_estimate"] or {}, r["hwreg_estimate"] or {}
+    print(f"whole top ({r['fifos']} FIFOs, {r['dwcs']} width converters) with `{r['synth']}` "
+          f"in {y['seconds']} s: " + ", ".join(f"{y[k]} {k}" for k in
+                                              ("LUT", "FF", "BRAM_18K", "DSP")))
+    if f:
+        print("  FINN estimate (layers only): " + ", ".join(f"{f[k]} {k}" for k in
+                                                            ("LUT", "BRAM_18K", "DSP"))
+              + "; hwreg estimate (+ FIFOs, converters): "
+              + ", ".join(f"{h[k]} {k}" for k in ("LUT", "BRAM_18K", "DSP")))
+    print(f"wrote {args.out}/synth_top.md and synth_top.json")
+    return 0
+
+
+def _bitstream(args: argparse.Namespace) -> int:
+    import sys
+
+    from hwreg.synth.bitstream import bitstream_build
+    from hwreg.synth.pnr import BitstreamError
+
+    try:
+        r = bitstream_build(args.build, args.out, board=args.board, force=args.force,
+                            seed=args.seed, timeout_s=args.timeout, backend=args.rtl_backend)
+    except BitstreamError as e:
+        print(f"hwreg: bitstream: {e}; no .bit written; reports in {args.out}",
+              file=sys.stderr)
+        return 1
+    u = r["utilisation"]
+    print(f"{r['board']} ({r['part']}): Fmax {r['fmax_MHz']} MHz (target {r['target_MHz']:g}); "
+          + ", ".join(f"{u[k]['used']}/{u[k]['available']} {k}" for k in
+                      ("LUT", "FF", "BRAM_18K", "DSP") if k in u)
+          + f"; Yosys {r['yosys_s']} s, nextpnr {r['nextpnr_s']} s")
+    print(f"wrote {args.out}/{r['bit']} and bitstream.json")
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     import sys
 
     from hwreg.synth.synth import PAYOFF_GOAL, synth_build
+
+    if args.top:
+        return _synth_top(args)
 
     result = synth_build(args.build, args.out, max_macs=args.max_macs, sparsity=args.sparsity,
                          payoff_layer=args.payoff_layer, layers=args.layers, jobs=args.jobs,
@@ -189,8 +235,9 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def add_commands(stages: Any) -> None:
-    """Add ``export``, ``build``, ``emulate`` and ``synth`` to the ``hwreg`` subparsers object."""
-    from hwreg.compile.boards import Board
+    """Add ``export``, ``build``, ``emulate``, ``synth`` and ``bitstream`` to the ``hwreg``
+    subparsers object."""
+    from hwreg.compile.boards import BOARDS, Board
     from hwreg.compile.config import STEP_NAMES
 
     def model_args(p: argparse.ArgumentParser) -> None:
@@ -221,6 +268,10 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--fifo-sizing", choices=["analytic", "simulation"],
                      help="FIFO depths: analytic (default; a bound per edge, no simulation) or "
                           "simulation (the stitched RTL under Verilator; mvau_style rtl)")
+    bld.add_argument("--rtl-backend", choices=["finn", "hwreg"],
+                     help="RTL of the MVAU and Thresholding layers: finn (default; FINN's "
+                          "MVAU_rtl/Thresholding_rtl, Xilinx) or hwreg (vendor-neutral, "
+                          "Yosys-clean: hw/hdl/hwreg_mvau.sv, hwreg_thresholding.sv)")
     bld.add_argument("--from-step", choices=STEP_NAMES, help="resume from this step")
     bld.add_argument("--to-step", choices=STEP_NAMES, help="stop after this step")
     bld.add_argument("--out", required=True, type=Path, help="build folder")
@@ -255,6 +306,9 @@ def add_commands(stages: Any) -> None:
                      help="L5: entries of every FIFO between two layers, or auto (default): "
                           "the build's depths (BUILD/fifo_depths.json, from its "
                           "step_set_fifo_depths; --fifo-sizing of hwreg build)")
+    emu.add_argument("--rtl-backend", choices=["finn", "hwreg"], default=None,
+                     help="--level rtl: RTL of the MVAU and Thresholding layers (default: the "
+                          "build's rtl_backend)")
     emu.add_argument("--rtl-pairs", type=positive_int, default=1, metavar="N",
                      help="--level rtl: run L4/L5 on the first N pairs (default 1)")
     emu.add_argument("--out", required=True, type=Path, help="output folder")
@@ -288,5 +342,34 @@ def add_commands(stages: Any) -> None:
     syn.add_argument("--no-verify", action="store_true",
                      help="skip the Verilator check of the unrolled MVAUs")
     syn.add_argument("--force", action="store_true", help="overwrite --out")
+    syn.add_argument("--top", action="store_true",
+                     help="synthesise the whole stitched top (layers, FIFOs at the build's "
+                          "depths, width converters) as one design: synth_xilinx, or "
+                          "synth_ecp5 for an ECP5 board; totals vs FINN's and hwreg's estimates")
+    syn.add_argument("--board", choices=[b.value for b in Board],
+                     help="with --top: the board to synthesise for (default: the build's)")
+    syn.add_argument("--rtl-backend", choices=["finn", "hwreg"],
+                     help="with --top: whose MVAU/Thresholding RTL (default: hwreg for an ECP5 "
+                          "board, else the build's)")
     syn.set_defaults(handler=_synth)
+
+    bit = stages.add_parser(
+        "bitstream", help="ECP5 bitstream of a build: Yosys -> nextpnr-ecp5 -> ecppack",
+        description="The build's board top (PLL at the build's clock, UART host link, the whole "
+                    "stitched accelerator) through Yosys synth_ecp5, nextpnr-ecp5 and ecppack. "
+                    "Writes OUT/<build name>.bit, bitstream.json (utilisation, Fmax per clock, "
+                    "run times) and nextpnr's report. A design that does not fit or misses "
+                    "timing: the reports without a .bit, exit status 1.")
+    bit.add_argument("--build", required=True, type=Path, help="build folder (hwreg build)")
+    bit.add_argument("--out", required=True, type=Path, help="output folder")
+    bit.add_argument("--board", choices=[b.value for b, i in BOARDS.items() if i.is_ecp5],
+                     help="ECP5 board (default: the build's)")
+    bit.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    bit.add_argument("--rtl-backend", choices=["finn", "hwreg"], default=None,
+                     help="whose MVAU/Thresholding RTL (default hwreg: FINN's is written for "
+                          "Xilinx DSPs)")
+    bit.add_argument("--timeout", type=positive_float, default=3600.0,
+                     help="seconds per tool run (default 3600)")
+    bit.add_argument("--force", action="store_true", help="overwrite --out")
+    bit.set_defaults(handler=_bitstream)
 

@@ -20,9 +20,13 @@ from hwreg.atomic import write_json
 from hwreg.compile.ops.backends import NoHDLError
 
 
-def generate_sources(model: ModelWrapper, part: str, clock_ns: float, out: Path) -> dict:
-    """Generate what can be generated; returns (and writes) the per-node report."""
+def generate_sources(model: ModelWrapper, part: str, clock_ns: float, out: Path,
+                     rtl_backend: str = "finn") -> dict:
+    """Generate what can be generated; returns (and writes) the per-node report.
+    ``rtl_backend`` ``hwreg``: MVAU and Thresholding nodes get hwreg's vendor-neutral RTL and
+    its memory files (:func:`hwreg.rtl.mvau.hwreg_layer_rtl`, style ``hwreg``)."""
     from hwreg.compile.estimates import specialised_copy
+    from hwreg.rtl.mvau import hwreg_layer_rtl
 
     out.mkdir(parents=True, exist_ok=True)
     spec = specialised_copy(model, part)
@@ -34,7 +38,10 @@ def generate_sources(model: ModelWrapper, part: str, clock_ns: float, out: Path)
         try:
             d.mkdir(exist_ok=True)
             inst.set_nodeattr("code_gen_dir_ipgen", str(d))
-            inst.code_generation_ipgen(spec, part, clock_ns)  # RTL: generate_hdl; HLS: C++
+            if rtl_backend == "hwreg" and hwreg_layer_rtl(inst, spec, d) is not None:
+                style = "hwreg"
+            else:
+                inst.code_generation_ipgen(spec, part, clock_ns)  # RTL: generate_hdl; HLS: C++
             files = sorted(str(p.relative_to(out)) for p in d.rglob("*") if p.is_file())
             report[node.name] = {"status": "generated", "impl": twin.op_type, "style": style,
                                  "files": files}

@@ -42,6 +42,19 @@ class MvauStyle(enum.StrEnum):
     hls = "hls"
 
 
+class RtlBackend(enum.StrEnum):
+    """Whose RTL implements the MVAU and Thresholding layers in L4/L5, the stitched top and
+    ``hwreg synth`` (:mod:`hwreg.rtl.mvau`)."""
+
+    #: FINN's MVAU_rtl (built around Xilinx DSP slices) and Thresholding_rtl (which Yosys
+    #: rejects): the Xilinx flow.
+    finn = "finn"
+    #: hwreg's vendor-neutral ``hw/hdl/hwreg_mvau.sv`` and ``hwreg_thresholding.sv`` (inferred
+    #: memories and multipliers; Yosys-clean for ECP5 and Xilinx); also covers FINN's MVAU with
+    #: embedded thresholds (``mvau_style: hls``).
+    hwreg = "hwreg"
+
+
 class FifoSizing(enum.StrEnum):
     """How ``step_set_fifo_depths`` sizes the FIFOs between layers
     (:mod:`hwreg.compile.fifos`)."""
@@ -75,6 +88,8 @@ class BuildConfig:
     generate_hdl: bool = True
     #: FIFO sizing of ``step_set_fifo_depths`` (see :class:`FifoSizing`).
     fifo_sizing: FifoSizing = FifoSizing.analytic
+    #: RTL of the MVAU and Thresholding layers (see :class:`RtlBackend`).
+    rtl_backend: RtlBackend = RtlBackend.finn
 
     @property
     def clock_hz(self) -> float:

@@ -213,8 +213,10 @@ def estimate_with_buffers(model: ModelWrapper, board: BoardInfo, clock_hz: float
     makes both fit (:func:`hwreg.compile.fifos.rebalance_memory`)."""
     from hwreg.compile.fifos import buffer_estimates, rebalance_memory
 
-    layers = layer_estimates(model, board.part)
-    buffers = buffer_estimates(table, board.capacity())
+    layers = layer_estimates(model, board.finn_part)
+    # in the board's own units (ECP5: LUT4s, EBRs; see BoardInfo.from_finn)
+    layers = {n: board.from_finn(r) for n, r in layers.items()}
+    buffers = {n: board.from_finn(b) for n, b in buffer_estimates(table, board.capacity()).items()}
     cap = board.capacity()
     moved = rebalance_memory(buffers, {k: cap[k] - sum(r[k] for r in layers.values())
                                        for k in ("LUT", "BRAM_18K", "URAM")})

@@ -128,8 +128,8 @@ def step_set_fifo_depths(model: ModelWrapper, cfg: BuildConfig,
         from hwreg.rtl.stitch import size_fifos
 
         try:
-            probe = size_fifos(model, build_dir / "fifo_sizing", board_info(cfg.board).part,
-                               cfg.clock_ns)
+            probe = size_fifos(model, build_dir / "fifo_sizing", board_info(cfg.board).finn_part,
+                               cfg.clock_ns, backend=cfg.rtl_backend)
         except RuntimeError as exc:
             raise UserError(f"fifo_sizing simulation: {str(exc).splitlines()[0]} (use "
                             "fifo_sizing: analytic)") from None
@@ -173,7 +173,8 @@ def step_generate_hdl(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) ->
     if cfg.generate_hdl:
         from hwreg.compile.codegen import generate_sources
 
-        generate_sources(model, board_info(cfg.board).part, cfg.clock_ns, build_dir / "hdl")
+        generate_sources(model, board_info(cfg.board).finn_part, cfg.clock_ns, build_dir / "hdl",
+                         cfg.rtl_backend)
     return model
 
 

@@ -67,11 +67,16 @@ BOARD_FLOWS: dict[Board, tuple[PsFlavour, str] | None] = {
     Board.zcu104: (_ZYNQMP, "xilinx.com:zcu104:part0:*"),
     Board.kv260: (_ZYNQMP, "xilinx.com:kv260_som:part0:*"),
     Board.u250: None,
+    Board.ulx3s_85f: None,
+    Board.orangecrab_85f: None,
 }
 
 #: Why a board has no Tcl flow.
 UNSUPPORTED = {Board.u250: "U250 is an Alveo card: a bitstream needs a Vitis platform shell, "
-                           "which this package's Zynq flow does not write"}
+                           "which this package's Zynq flow does not write",
+               **{b: f"{b.value} is a Lattice ECP5 board: no Vivado flow; its bitstream comes "
+                     "from `hwreg bitstream` (Yosys + nextpnr-ecp5)"
+                  for b in (Board.ulx3s_85f, Board.orangecrab_85f)}}
 
 
 def dma_width(bits: int) -> int:

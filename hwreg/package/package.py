@@ -50,10 +50,14 @@ DEFAULT_FIFO_DEPTH = 32
 _DRIVER = Path(__file__).resolve().parents[1] / "runtime" / "driver.py"
 
 
-def hls_only_layers(spec: Any) -> list[str]:
-    """Layers of a specialised graph that only have an HLS implementation (need vitis_hls)."""
+def hls_only_layers(spec: Any, rtl_backend: str = "finn") -> list[str]:
+    """Layers of a specialised graph that only have an HLS implementation (need vitis_hls);
+    with ``rtl_backend`` ``hwreg`` the MVAU and Thresholding have hwreg's RTL."""
+    from hwreg.rtl.mvau import HWREG_OPS
+
+    ours = HWREG_OPS if rtl_backend == "hwreg" else ()
     return [f"{n.name} ({n.op_type})" for n in spec.graph.node
-            if n.op_type.endswith("_hls") and n.op_type not in HLS_WITH_RTL]
+            if n.op_type.endswith("_hls") and n.op_type not in HLS_WITH_RTL + ours]
 
 
 def read_fifo_depths(path: Path) -> dict[str, int]:
@@ -141,11 +145,12 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
     require_new_folder(out, force)  # refused before any work
     levels = Levels(build_dir)  # the build's HW graph and host constants (UserError if absent)
     board = Board(board) if board is not None else cfg.board
-    part = board_info(board).part
-    hls = hls_only_layers(specialised_copy(levels.hw, part))
+    part = board_info(board).finn_part
+    hls = hls_only_layers(specialised_copy(levels.hw, part), cfg.rtl_backend)
     if hls:
         raise UserError(f"{build_dir}: layers with only an HLS implementation (they need "
-                        f"vitis_hls): {', '.join(hls)}; rebuild with mvau_style: rtl")
+                        f"vitis_hls): {', '.join(hls)}; rebuild with mvau_style: rtl "
+                        "or rtl_backend: hwreg")
     depths_file = build_dir / "fifo_depths.json"
     depths = read_fifo_depths(depths_file) if depths_file.is_file() else None
     cache = Path(cache_dir) if cache_dir is not None else harness.DEFAULT_CACHE
@@ -155,9 +160,10 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
         work = Path(tmp)
         ref, _ = levels.l3(x)
         if depths is None:
-            depths = size_fifos(levels.hw, work / "l5", part, cfg.clock_ns, cache)["depths"]
+            depths = size_fifos(levels.hw, work / "l5", part, cfg.clock_ns, cache,
+                                backend=cfg.rtl_backend)["depths"]
         top, files, runtime, spec, fifos = stitch(levels.hw, work / "hdl", part, cfg.clock_ns,
-                                                  DEFAULT_FIFO_DEPTH, depths)
+                                                  DEFAULT_FIFO_DEPTH, depths, cfg.rtl_backend)
         unknown = sorted(set(depths) - set(fifos))
         if unknown:
             raise UserError(f"{depths_file}: no FIFO named {unknown[0]} in this build "

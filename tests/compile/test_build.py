@@ -97,8 +97,8 @@ def test_tiny_net_fits_every_board(tiny_build, board: Board) -> None:
     table = json.loads((out / "fifo_depths.json").read_text())
     _, _, report = estimate_with_buffers(model, info, 200e6, table)  # FIFOs counted
     assert report["fits"], (board, report["utilisation"])
-    assert report["totals"]["LUT"] > network_report(layer_estimates(model, info.part), info,
-                                                    200e6)["totals"]["LUT"]
+    assert report["totals"]["LUT"] > network_report(layer_estimates(model, info.finn_part),
+                                                    info, 200e6)["totals"]["LUT"]
     assert set(BOARDS) == set(Board)
 
 

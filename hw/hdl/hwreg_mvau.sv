@@ -65,15 +65,8 @@ module hwreg_mvau #(
     logic [SIMD*I_BITS-1:0] s1_buf, s1_in;
     logic s1_valid, s1_from_in, s1_first, s1_last;
 
-    if (BLOCK_ROM) begin : g_block  // Yosys and Vivado: block RAM, whatever its size
-        (* rom_style = "block" *) logic [PE*SIMD*W_BITS-1:0] wrom [WMEM];
-        initial $readmemh(INIT_FILE, wrom);
-        always_ff @(posedge clk) if (en) s1_w <= wrom[waddr];
-    end else begin : g_auto  // the tool's choice (small ROMs: LUTs)
-        logic [PE*SIMD*W_BITS-1:0] wrom [WMEM];
-        initial $readmemh(INIT_FILE, wrom);
-        always_ff @(posedge clk) if (en) s1_w <= wrom[waddr];
-    end
+    hwreg_rom #(.WIDTH(PE*SIMD*W_BITS), .DEPTH(WMEM), .ADDR_BITS(WA_B), .INIT_FILE(INIT_FILE),
+        .BLOCK(BLOCK_ROM)) wrom (.clk(clk), .en(en), .addr(waddr), .data(s1_w));
     logic [SIMD*I_BITS-1:0] ibuf [SF];
     always_ff @(posedge clk) if (en) s1_buf <= ibuf[sf];
     always_ff @(posedge clk) if (issue && first_nf) ibuf[sf] <= in_data;

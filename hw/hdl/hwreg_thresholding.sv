@@ -46,15 +46,8 @@ module hwreg_thresholding #(
     logic [PE*N*T_BITS-1:0] s1_t;
     logic [PE*I_BITS-1:0] s1_x;
     logic s1_valid;
-    if (BLOCK_ROM) begin : g_block  // Yosys and Vivado: block RAM, whatever its size
-        (* rom_style = "block" *) logic [PE*N*T_BITS-1:0] tmem [CF];
-        initial $readmemh(INIT_FILE, tmem);
-        always_ff @(posedge clk) if (en) s1_t <= tmem[cf];
-    end else begin : g_auto  // the tool's choice (small memories: LUTs)
-        logic [PE*N*T_BITS-1:0] tmem [CF];
-        initial $readmemh(INIT_FILE, tmem);
-        always_ff @(posedge clk) if (en) s1_t <= tmem[cf];
-    end
+    hwreg_rom #(.WIDTH(PE*N*T_BITS), .DEPTH(CF), .ADDR_BITS(CF_B), .INIT_FILE(INIT_FILE),
+        .BLOCK(BLOCK_ROM)) tmem (.clk(clk), .en(en), .addr(cf), .data(s1_t));
     always_ff @(posedge clk) if (en) s1_x <= in_data;
 
     always_ff @(posedge clk) begin

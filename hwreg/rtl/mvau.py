@@ -202,7 +202,7 @@ def write_mvau_top(out_dir: Path, top: str, spec: MvauSpec, w: np.ndarray,
     if thr is None:
         body = head + _mvau_inst(spec, f"{top}_weights.dat", "core_out", "out0_V_TVALID",
                                  "out0_V_TREADY", block_rom)
-        return _write(out_dir, top, ["hwreg_mvau"], body, wo, mems)
+        return _write(out_dir, top, ["hwreg_rom", "hwreg_mvau"], body, wo, mems)
     t, values = thr
     if (t.c, t.pe, t.i_bits, t.i_signed) != (spec.mh, spec.pe, spec.o_bits, spec.a_signed):
         raise ValueError(f"{top}: thresholds {t} do not follow the MVAU {spec}")
@@ -213,7 +213,8 @@ def write_mvau_top(out_dir: Path, top: str, spec: MvauSpec, w: np.ndarray,
             + _thr_inst(t, f"{top}_thresholds.dat", "acc_data", "acc_valid", "acc_ready",
                         "core_out", block_rom))
     mems[f"{top}_thresholds.dat"] = (threshold_words(values, t), t.pe * t.n * (t.i_bits + 1))
-    return _write(out_dir, top, ["hwreg_mvau", "hwreg_thresholding"], body, wo, mems)
+    return _write(out_dir, top, ["hwreg_rom", "hwreg_mvau", "hwreg_thresholding"], body, wo,
+                  mems)
 
 
 def write_threshold_top(out_dir: Path, top: str, spec: ThresholdSpec, thresholds: np.ndarray,
@@ -229,7 +230,7 @@ def write_threshold_top(out_dir: Path, top: str, spec: ThresholdSpec, thresholds
                         "in0_V_TVALID", "in0_V_TREADY", "core_out", block_rom))
     mems = {f"{top}_thresholds.dat": (threshold_words(thresholds, spec),
                                       spec.pe * spec.n * (spec.i_bits + 1))}
-    return _write(out_dir, top, ["hwreg_thresholding"], body, wo, mems)
+    return _write(out_dir, top, ["hwreg_rom", "hwreg_thresholding"], body, wo, mems)
 
 
 #: FINN op types whose RTL the ``hwreg`` backend replaces.

@@ -6,7 +6,8 @@
 // [j*I_BITS +: I_BITS] (FINN packing). Output: NF = MH/PE beats per vector; beat nf holds
 // y[nf*PE + p] in lane p, bits [p*O_BITS +: O_BITS].
 // Weights: a ROM of NF*SF words read by $readmemh from INIT_FILE (one hex word per line); word
-// nf*SF + sf holds W[sf*SIMD + j, nf*PE + p] at bits [(p*SIMD + j)*W_BITS +: W_BITS].
+// nf*SF + sf holds W[sf*SIMD + j, nf*PE + p] at bits [(p*SIMD + j)*W_BITS +: W_BITS];
+// BLOCK_ROM asks for block RAM (rom_style "block"), else the synthesis tool chooses.
 // Schedule (FINN's): per vector, for nf, for sf: one weight word per cycle; the vector's beats
 // are taken from the stream while nf == 0 and kept in a buffer of SF words for nf > 0.
 // Arithmetic: products of (I_BITS+1) x (W_BITS+1)-bit signed operands, sums in A_BITS two's
@@ -29,7 +30,8 @@ module hwreg_mvau #(
     parameter bit I_SIGNED = 0,
     parameter bit W_SIGNED = 1,
     parameter bit A_SIGNED = 1,
-    parameter INIT_FILE = "weights.dat"
+    parameter INIT_FILE = "weights.dat",
+    parameter bit BLOCK_ROM = 0
 ) (
     input  logic clk,
     input  logic rst_n,
@@ -59,15 +61,13 @@ module hwreg_mvau #(
     assign issue = en && (!first_nf || in_valid);
     assign in_ready = en && first_nf;
 
-    logic [PE*SIMD*W_BITS-1:0] wrom [WMEM];
-    initial $readmemh(INIT_FILE, wrom);
-    logic [SIMD*I_BITS-1:0] ibuf [SF];
-
     logic [PE*SIMD*W_BITS-1:0] s1_w;
     logic [SIMD*I_BITS-1:0] s1_buf, s1_in;
     logic s1_valid, s1_from_in, s1_first, s1_last;
 
-    always_ff @(posedge clk) if (en) s1_w <= wrom[waddr];
+    hwreg_rom #(.WIDTH(PE*SIMD*W_BITS), .DEPTH(WMEM), .ADDR_BITS(WA_B), .INIT_FILE(INIT_FILE),
+        .BLOCK(BLOCK_ROM)) wrom (.clk(clk), .en(en), .addr(waddr), .data(s1_w));
+    logic [SIMD*I_BITS-1:0] ibuf [SF];
     always_ff @(posedge clk) if (en) s1_buf <= ibuf[sf];
     always_ff @(posedge clk) if (issue && first_nf) ibuf[sf] <= in_data;
     always_ff @(posedge clk) if (en) s1_in <= in_data;

@@ -8,7 +8,8 @@
 // Thresholds: a memory of CF words read by $readmemh from INIT_FILE (one hex word per line);
 // word cf holds t[cf*PE + p][k] at bits [(p*N + k)*T_BITS +: T_BITS], T_BITS = I_BITS + 1
 // (two's complement if I_SIGNED, else unsigned), each threshold clamped to
-// [min(x), max(x) + 1] (which keeps every comparison).
+// [min(x), max(x) + 1] (which keeps every comparison). BLOCK_ROM asks for block RAM
+// (rom_style "block"), else the synthesis tool chooses.
 // Pipeline: threshold read (synchronous) -> N parallel compares and a count -> output
 // register; both stages advance when the output register is free (!out_valid || out_ready).
 // No vendor primitives; the memory is inferred.
@@ -21,7 +22,8 @@ module hwreg_thresholding #(
     parameter bit I_SIGNED = 1,
     parameter int O_BITS = 4,
     parameter int BIAS = 0,
-    parameter INIT_FILE = "thresholds.dat"
+    parameter INIT_FILE = "thresholds.dat",
+    parameter bit BLOCK_ROM = 0
 ) (
     input  logic clk,
     input  logic rst_n,
@@ -41,13 +43,11 @@ module hwreg_thresholding #(
     assign en = !out_valid || out_ready;
     assign in_ready = en;
 
-    logic [PE*N*T_BITS-1:0] tmem [CF];
-    initial $readmemh(INIT_FILE, tmem);
-
     logic [PE*N*T_BITS-1:0] s1_t;
     logic [PE*I_BITS-1:0] s1_x;
     logic s1_valid;
-    always_ff @(posedge clk) if (en) s1_t <= tmem[cf];
+    hwreg_rom #(.WIDTH(PE*N*T_BITS), .DEPTH(CF), .ADDR_BITS(CF_B), .INIT_FILE(INIT_FILE),
+        .BLOCK(BLOCK_ROM)) tmem (.clk(clk), .en(en), .addr(cf), .data(s1_t));
     always_ff @(posedge clk) if (en) s1_x <= in_data;
 
     always_ff @(posedge clk) begin

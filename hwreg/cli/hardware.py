@@ -140,7 +140,8 @@ def _emulate(args: argparse.Namespace) -> int:
               f"vs L3 on {on}, {l4['sim_cycles']} cycles simulated, {l4['time_s']} s "
               "(figures of the first pair)")
         if l4["no_rtl"]:
-            print(f"no Vivado-free RTL for: {', '.join(l4['no_rtl'])} (mvau_style hls?)")
+            print(f"no Vivado-free RTL for: {', '.join(l4['no_rtl'])} (mvau_style hls? "
+                  "--rtl-backend hwreg has RTL for MVAU_hls)")
         if l4["first_mismatch"]:
             print(f"MISMATCH: first differing RTL layer: {l4['first_mismatch']} "
                   f"(pair {l4['pair']})")

@@ -174,6 +174,7 @@ def simulate_layers(model: Any, ctx: dict[str, np.ndarray], workdir: Path, part:
             rows.append({**row, "exact": None, "why": "no RTL for this op"})
             continue
         top, files, runtime = rtl
+        row["top"] = top
         ins_idx = _stream_inputs(inst, spec)
         ins = [harness.Port(f"in{k}_V", inst.get_instream_width_padded(i))
                for k, i in enumerate(ins_idx)]

@@ -111,9 +111,9 @@ def main() -> None:
             hwreg("build", "--model", str(run), "--board", args.board, "--out", str(build),
                   "--to-step", "step_estimates")
         rows.append({"option": name, "model": OPTIONS[name], "steps": args.steps,
-                     "dice_mean": metrics["after"]["dice_mean"],
-                     "dice_sd": metrics["after"]["dice_sd"],
-                     "dice_before": metrics["before"]["dice_mean"],
+                     "dice_mean": metrics["registered"]["dice_mean"],
+                     "dice_sd": metrics["registered"]["dice_sd"],
+                     "dice_identity": metrics["identity"]["dice_mean"],
                      "pairs": metrics.get("pairs"), **skip_row(build)})
         print(json.dumps(rows[-1]), flush=True)
     if args.train_only:

@@ -11,10 +11,10 @@ skip of the U-Net) run in the margin, dashed.
 
 FIFO depths, first found wins: ``BUILD/fifo_depths.json`` (the FIFO-sizing step), else the
 ``depth`` of FINN ``StreamingFIFO`` nodes in a given graph (after FINN's own FIFO insertion),
-else the stream is drawn as "FIFO not sized". ``fifo_depths.json`` may map a stream's tensor
-name, its L5 instance name (``fifo_t_<tensor>``, :mod:`hwreg.rtl.stitch`) or its consumer's
-input (``<node>:<input index>``) to an integer or to ``{"depth": int, ...}``, at the top level
-or under ``"fifos"`` / ``"depths"``.
+else the stream is drawn as "FIFO not sized". ``fifo_depths.json`` is read (and checked) by
+:func:`hwreg.compile.fifos.read_fifo_depths`; a depth map may name a stream by its tensor, its
+L5 instance (``fifo_t_<tensor>``, :mod:`hwreg.rtl.stitch`) or its consumer's input
+(``<node>:<input index>``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ OP_WORDS = {"ConvolutionInputGenerator3D_hwreg": "3D sliding window", "MVAU": "m
             "Thresholding": "thresholds", "DuplicateStreams": "fork",
             "ElementwiseAdd": "add (skip join)", "UpsampleNearest3D_hwreg": "3D upsample x2",
             "StreamingDataWidthConverter": "width converter"}
-FIFO_FILE = "fifo_depths.json"
 
 
 @dataclass(frozen=True)
@@ -71,22 +70,6 @@ class Stream:
 def _fifo_id(tensor: str) -> str:
     """The L5 FIFO instance name of a stream (as :func:`hwreg.rtl.stitch._id` names it)."""
     return "fifo_t_" + re.sub(r"\W", "_", tensor)
-
-
-def read_fifo_depths(path: Path) -> dict[str, int]:
-    """The depths in a ``fifo_depths.json`` (see the module docstring), by key as written."""
-    data = json.loads(path.read_text())
-    if isinstance(data, dict):
-        for key in ("fifos", "depths"):
-            if isinstance(data.get(key), dict):
-                data = data[key]
-                break
-    out: dict[str, int] = {}
-    for key, value in (data.items() if isinstance(data, dict) else ()):
-        depth = value.get("depth") if isinstance(value, dict) else value
-        if isinstance(depth, int) and not isinstance(depth, bool):
-            out[str(key)] = depth
-    return out
 
 
 def fifo_depths_from_graph(model: Any) -> dict[str, int]:
@@ -272,10 +255,12 @@ def write_build_dataflow(build_dir: str | Path, hw_graph: Any, final_graph: Any 
     layers_est = json.loads(est.read_text())
     perf_path = rep / "estimate_network_performance.json"
     perf = json.loads(perf_path.read_text()) if perf_path.is_file() else {}
-    fifo_file = build_dir / FIFO_FILE
+    from hwreg.compile.fifos import FIFO_FILE, read_fifo_depths
+
+    from_file = read_fifo_depths(build_dir)
     found = fifo_depths_from_graph(final_graph) if final_graph is not None else {}
-    if fifo_file.is_file():
-        depths, source = read_fifo_depths(fifo_file), f"FIFO depths (entries) from {FIFO_FILE}"
+    if from_file is not None:
+        depths, source = from_file, f"FIFO depths (entries) from {FIFO_FILE}"
     elif found:
         depths, source = found, "FIFO depths (entries) of FINN's StreamingFIFO nodes"
     elif depths:

@@ -10,11 +10,13 @@ FIFO depths come from the build step ``step_set_fifo_depths`` (:mod:`hwreg.compi
   size_fifos`) with deep FIFOs and its input fed at the bottleneck layer's rate; each FIFO gets
   its highest fill + 1, rounded up (:func:`round_depth`);
 - ``analytic``: :func:`analytic_depths`, a bound from each edge's production and
-  consumption pattern, no simulation (checked against simulation on the tiny nets; on the
-  demo network the simulated depths exceed it on three FIFOs, see the README).
+  consumption pattern, no simulation, including the plane-level backlog of strided window
+  generators and upsamples (:func:`schedule_backlog`); checked against simulation on the
+  tiny nets (``tests/rtl/test_fifo_sizing.py``) and by ``benchmarks/bench_fifo_bound.py``.
 
-``BUILD/fifo_depths.json`` (written by the step, read by L5, the estimates, the board package
-and the Vivado flow)::
+``BUILD/fifo_depths.json`` (written by the step; read, and checked, only by
+:func:`read_fifo_table` for L5, the estimates, the board package and its Vivado flow, and the
+dataflow diagram)::
 
     {"sizing": "simulation" | "analytic",
      "fifos": {"fifo_<tensor>": {"depth": 64,          # entries (round_depth)
@@ -45,8 +47,14 @@ import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from hwreg.errors import UserError
+
 #: Least FIFO depth (a register pair: the stitched top always has one FIFO per edge).
 MIN_DEPTH = 2
+#: The build's FIFO table (:func:`fifo_table`), in the build folder.
+FIFO_FILE = "fifo_depths.json"
+#: Keys every FIFO row of ``fifo_depths.json`` must have.
+_ROW_KEYS = ("depth", "width_bits", "bits", "consumer", "producer", "join", "dwc")
 #: Beats of slack the analytic bound adds for the handshake pipeline of producer and consumer.
 PIPELINE_SLACK = 8
 
@@ -93,6 +101,9 @@ class StreamEdge:
     producer_group: int
     #: Beats the consumer takes per group (one input pixel's beats).
     consumer_group: int
+    #: Beats of this stream that the plane-level schedules of producer and consumer can pile
+    #: up (:func:`schedule_backlog`).
+    schedule_backlog: int = 0
 
 
 WINDOW_OP = "ConvolutionInputGenerator3D_hwreg"
@@ -116,6 +127,35 @@ def _buffer_beats(op_type: str, inst: Any) -> int:
     return 0
 
 
+def schedule_backlog(producer_op: str | None, pinst: Any, consumer_op: str, cinst: Any,
+                     beats: int) -> int:
+    """Beats of a stream (``beats`` per volume) that pile up in its FIFO because producer and
+    consumer move whole planes at different times, when every layer keeps the bottleneck's
+    rate (the input throttled to it, as in the sizing simulation):
+
+    - into a window generator of stride ``s`` > 1: within one output plane its buffer (a
+      sliding span over the raster) advances by ``s`` input rows per output row, ``H`` rows in
+      all, one input plane, while ``s`` input planes arrive in the same time; the other
+      ``s - 1`` planes wait in the FIFO until the next output plane frees them at once:
+      ``(s - 1) H W`` pixels (on the demo network this backlog, 7.4 % of a volume at level 0,
+      is what a FIFO sized without it pushed back onto the FIFOs before it);
+    - out of an upsample (x2): it emits output plane ``2p`` while input plane ``p`` arrives,
+      then output plane ``2p + 1`` (and each odd row) from its buffer as fast as the FIFO
+      takes it, while the consumer takes it at the bottleneck's rate: one output plane and
+      one output row.
+
+    In beats of the stream (the producer's beats per pixel); 0 for other edges."""
+    backlog = 0
+    if consumer_op == WINDOW_OP:
+        (d, h, w), _, _, s, _ = cinst._geom()
+        if s > 1:
+            backlog += (s - 1) * h * w * (beats // (d * h * w))
+    if producer_op == UPSAMPLE_OP:
+        d, h, w = (2 * n for n in pinst._dims())
+        backlog += (h * w + w) * (beats // (d * h * w))
+    return backlog
+
+
 def stream_edges(model: ModelWrapper) -> list[StreamEdge]:
     """The stream edges of a folded HW graph in the stitched top's order (by consumer)."""
     prod: dict[str, tuple[str, Any, int]] = {}
@@ -132,6 +172,7 @@ def stream_edges(model: ModelWrapper) -> list[StreamEdge]:
             c_beats = int(np.prod(inst.get_folded_input_shape(i)[:-1]))
             pname: str | None = None
             pop: str | None = None
+            pinst = None
             if t in prod:
                 pname, pop, pinst, k = prod[t]
                 width = p_raw = int(pinst.get_outstream_width(k))
@@ -145,7 +186,8 @@ def stream_edges(model: ModelWrapper) -> list[StreamEdge]:
                 skip=len(streams) > 1 and pop == "DuplicateStreams",
                 dwc=(p_raw, c_raw) if p_raw != c_raw else None, producer_op=pop,
                 consumer_op=node.op_type, consumer_buffer=_buffer_beats(node.op_type, inst),
-                producer_group=p_group, consumer_group=_group(inst.get_folded_input_shape(i))))
+                producer_group=p_group, consumer_group=_group(inst.get_folded_input_shape(i)),
+                schedule_backlog=schedule_backlog(pop, pinst, node.op_type, inst, beats)))
     return edges
 
 
@@ -179,7 +221,14 @@ def analytic_depths(model: ModelWrapper) -> dict[str, int]:
     - into a plane-buffering consumer (window generator, upsample): it stalls at most while
       the windows or copies of its buffered planes drain, during which its producer
       delivers at most one buffer's worth: its buffer in beats + :func:`linear_need`;
-    - any other edge: :func:`linear_need`.
+    - any other edge: :func:`linear_need`;
+    - plus, on every edge, the backlog of the plane-level schedules of a strided window
+      generator (consumer) or an upsample (producer): :func:`schedule_backlog`.
+
+    The bound assumes every layer sustains FINN's cycle estimate on average (the sizing
+    simulation throttles its input to the slowest layer's estimate; L5 measured the demo's
+    interval at the estimate + 1 cycle); a layer slower than that builds a backlog that grows
+    with the volume and that no depth covers.
     """
     caps = probe_caps(model)
     edges = stream_edges(model)
@@ -192,7 +241,7 @@ def analytic_depths(model: ModelWrapper) -> dict[str, int]:
         need = linear_need(e)
         if e.join and (e.skip or e.consumer not in has_skip):
             need += e.beats
-        need += e.consumer_buffer
+        need += e.consumer_buffer + e.schedule_backlog
         out[e.fifo] = round_depth(need)
     return out
 
@@ -257,12 +306,61 @@ def write_fifo_depths(path: Path, table: dict[str, Any]) -> Path:
     return path
 
 
-def read_fifo_depths(build_dir: str | Path) -> dict[str, int] | None:
-    """FIFO instance -> depth from ``BUILD/fifo_depths.json``; None for a build without one."""
-    path = Path(build_dir) / "fifo_depths.json"
+def _fault(path: Path, where: str, value: Any, want: str) -> UserError:
+    return UserError(f"{path}: {where}: expected {want}, got {value!r}"[:300])
+
+
+def _check_int(path: Path, where: str, value: Any, least: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise _fault(path, where, value, f"an integer >= {least}")
+
+
+def read_fifo_table(build_dir: str | Path, required: bool = False) -> dict[str, Any] | None:
+    """``BUILD/fifo_depths.json`` (module docstring), checked: every FIFO an object with an
+    integer ``depth`` >= :data:`MIN_DEPTH`, ``width_bits`` >= 1, ``bits``, ``consumer``,
+    ``producer``, ``join`` and ``dwc`` (null or ``{"in_bits", "out_bits"}``). The one reader
+    of the file (estimates, L5, the board package, the dataflow diagram). None for a build
+    without one unless ``required``; a missing (``required``), unreadable or malformed file
+    raises a one-line :class:`UserError` naming it."""
+    path = Path(build_dir) / FIFO_FILE
     if not path.is_file():
+        if required:
+            raise UserError(f"{path}: not found; run step_set_fifo_depths first")
         return None
-    return {name: int(r["depth"]) for name, r in json.loads(path.read_text())["fifos"].items()}
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable FIFO depths ({str(exc).splitlines()[0]})") from None
+    if not isinstance(table, dict) or not isinstance(table.get("fifos"), dict):
+        raise UserError(f"{path}: expected {{\"sizing\": ..., \"fifos\": {{instance: "
+                        "{\"depth\": ..., ...}}}} as step_set_fifo_depths writes it")
+    for name, row in table["fifos"].items():
+        where = f"fifos.{name!r}"
+        if not isinstance(row, dict):
+            raise _fault(path, where, row, "an object")
+        missing = [k for k in _ROW_KEYS if k not in row]
+        if missing:
+            raise UserError(f"{path}: {where}: no {missing[0]!r}")
+        _check_int(path, f"{where}.depth", row["depth"], MIN_DEPTH)
+        _check_int(path, f"{where}.width_bits", row["width_bits"], 1)
+        _check_int(path, f"{where}.bits", row["bits"], 0)
+        dwc = row["dwc"]
+        if dwc is not None:
+            if not isinstance(dwc, dict):
+                raise _fault(path, f"{where}.dwc", dwc, "null or {in_bits, out_bits}")
+            for k in ("in_bits", "out_bits"):
+                _check_int(path, f"{where}.dwc.{k}", dwc.get(k), 1)
+    table.setdefault("sizing", "unknown")
+    return table
+
+
+def read_fifo_depths(build_dir: str | Path, required: bool = False) -> dict[str, int] | None:
+    """FIFO instance -> depth from ``BUILD/fifo_depths.json`` (:func:`read_fifo_table`);
+    None for a build without one unless ``required``."""
+    table = read_fifo_table(build_dir, required)
+    if table is None:
+        return None
+    return {name: int(r["depth"]) for name, r in table["fifos"].items()}
 
 
 def buffer_estimates(table: dict[str, Any], capacity: dict[str, int]

@@ -122,7 +122,13 @@ def step_set_fifo_depths(model: ModelWrapper, cfg: BuildConfig,
     """Size the FIFO of every stream edge (``cfg.fifo_sizing``: analytic bound or Verilator
     simulation, :mod:`hwreg.compile.fifos`); writes ``BUILD/fifo_depths.json`` and sets FINN's
     ``inFIFODepths`` of every consumer, so FINN's ``InsertFIFO`` builds the same depths."""
-    from hwreg.compile.fifos import analytic_depths, fifo_table, stream_edges, write_fifo_depths
+    from hwreg.compile.fifos import (
+        FIFO_FILE,
+        analytic_depths,
+        fifo_table,
+        stream_edges,
+        write_fifo_depths,
+    )
 
     if cfg.fifo_sizing == FifoSizing.simulation:
         from hwreg.rtl.stitch import size_fifos
@@ -138,7 +144,7 @@ def step_set_fifo_depths(model: ModelWrapper, cfg: BuildConfig,
     else:
         depths = analytic_depths(model)
     table = fifo_table(model, depths, cfg.fifo_sizing.value)
-    write_fifo_depths(build_dir / "fifo_depths.json", table)
+    write_fifo_depths(build_dir / FIFO_FILE, table)
     per_node: dict[str, list[int]] = {}
     for e in stream_edges(model):
         per_node.setdefault(e.consumer, []).append(depths[e.fifo])
@@ -153,11 +159,11 @@ def step_estimates(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> Mo
     ``BUILD/fifo_depths.json``; totals vs the board, pairs/s: ``BUILD/report/``
     (``estimate_fifos.json``: one row per FIFO)."""
     board = board_info(cfg.board)
-    table_path = build_dir / "fifo_depths.json"
-    if not table_path.is_file():
-        raise UserError(f"{table_path}: not found; run step_set_fifo_depths first")
-    layers, buffers, report = estimate_with_buffers(model, board, cfg.clock_hz,
-                                                    json.loads(table_path.read_text()))
+    from hwreg.compile.fifos import read_fifo_table
+
+    table = read_fifo_table(build_dir, required=True)
+    assert table is not None  # required: a missing file raised
+    layers, buffers, report = estimate_with_buffers(model, board, cfg.clock_hz, table)
     report["target_fps"] = cfg.target_fps
     rep = build_dir / "report"
     rep.mkdir(exist_ok=True)

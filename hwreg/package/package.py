@@ -6,8 +6,8 @@ AXI-stream top for the DMA and the Vivado Tcl flow (:mod:`.flow`), the host driv
 (``hwreg/runtime/driver.py`` copied as ``driver/hwreg_driver.py``), ``manifest.json`` (model,
 datatypes, shapes, clock, stream widths, prologue/epilogue constants, FIFO depths) and a README.
 
-FIFO depths: ``BUILD/fifo_depths.json`` (instance -> entries, optionally under ``"depths"``)
-when the build has one; otherwise they are sized by simulation exactly as L5 does
+FIFO depths: ``BUILD/fifo_depths.json`` (:func:`hwreg.compile.fifos.read_fifo_depths`) when
+the build has one; otherwise they are sized by simulation exactly as L5 does
 (:func:`hwreg.rtl.stitch.size_fifos` on one random volume pair). Before the package is
 published, its own Verilator model (built from ``PKG/rtl`` through the driver's ``verilator``
 transport, cached in ``PKG/verilator`` for the virtual board) must reproduce the L3 codes of
@@ -36,6 +36,7 @@ import numpy as np
 from hwreg.atomic import require_new_folder, staged_dir
 from hwreg.compile.boards import Board, board_info
 from hwreg.compile.config import BuildConfig
+from hwreg.compile.fifos import FIFO_FILE, read_fifo_depths
 from hwreg.config import load_yaml, to_dict
 from hwreg.errors import UserError
 from hwreg.package import flow
@@ -58,23 +59,6 @@ def hls_only_layers(spec: Any, rtl_backend: str = "finn") -> list[str]:
     ours = HWREG_OPS if rtl_backend == "hwreg" else ()
     return [f"{n.name} ({n.op_type})" for n in spec.graph.node
             if n.op_type.endswith("_hls") and n.op_type not in HLS_WITH_RTL + ours]
-
-
-def read_fifo_depths(path: Path) -> dict[str, int]:
-    """``BUILD/fifo_depths.json``: the build's own (``{"fifos": {instance: {"depth": ...}}}``,
-    :mod:`hwreg.compile.fifos`) or ``{instance: entries}`` (optionally under ``"depths"``)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable FIFO depths ({exc})") from None
-    if isinstance(data, dict) and isinstance(data.get("fifos"), dict):
-        data = {k: v.get("depth") if isinstance(v, dict) else v for k, v in data["fifos"].items()}
-    elif isinstance(data, dict) and isinstance(data.get("depths"), dict):
-        data = data["depths"]
-    if not isinstance(data, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 2 for v in data.values()):
-        raise UserError(f"{path}: expected {{fifo instance: depth >= 2}}")
-    return {str(k): int(v) for k, v in data.items()}
 
 
 def _relocate(path: Path) -> str:
@@ -151,8 +135,8 @@ def package_build(build_dir: str | Path, out: str | Path, board: Board | str | N
         raise UserError(f"{build_dir}: layers with only an HLS implementation (they need "
                         f"vitis_hls): {', '.join(hls)}; rebuild with mvau_style: rtl "
                         "or rtl_backend: hwreg")
-    depths_file = build_dir / "fifo_depths.json"
-    depths = read_fifo_depths(depths_file) if depths_file.is_file() else None
+    depths_file = build_dir / FIFO_FILE
+    depths = read_fifo_depths(build_dir)
     cache = Path(cache_dir) if cache_dir is not None else harness.DEFAULT_CACHE
     x = random_codes(tuple(cfg.grid_shape), 1, seed=0)  # type: ignore[arg-type]
     with staged_dir(out, force) as staging, \

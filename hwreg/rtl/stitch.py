@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from hwreg.compile.fifos import fifo_name, probe_caps, round_depth
+from hwreg.compile.fifos import analytic_depths, fifo_name, probe_caps, round_depth, stream_edges
 from hwreg.compile.ops.hdlgen import HDL_DIR, pow2_bits
 from hwreg.rtl import harness
 from hwreg.rtl.harness import pack, unpack
@@ -192,7 +192,10 @@ def size_fifos(model: Any, workdir: Path, part: str, clock_ns: float,
                cache_dir: Path = harness.DEFAULT_CACHE, seed: int = 0,
                backend: str = "finn") -> dict[str, Any]:
     """FIFO sizing by simulation (FINN's ``InsertAndSetFIFODepths`` idea): the stitched top
-    with ``PROBE_DEPTH``-entry FIFOs (whole tensors at joins) streams two random volumes, its
+    with FIFOs of ``PROBE_DEPTH`` entries or the analytic bound
+    (:func:`~hwreg.compile.fifos.analytic_depths`) where that is deeper (whole tensors at
+    joins; a probe FIFO shallower than its backlog would push the backlog onto the FIFOs
+    before it) streams two random volumes, its
     input throttled to the bottleneck layer's rate (``get_exp_cycles``), so a FIFO fills only
     as far as rates, bursts and branch latencies make it, not because a faster producer races
     ahead of the bottleneck; each FIFO gets its highest fill + 1, rounded up by
@@ -201,9 +204,12 @@ def size_fifos(model: Any, workdir: Path, part: str, clock_ns: float,
     "in_period", "cycles"}``."""
     from qonnx.custom_op.registry import getCustomOp
 
+    bound = analytic_depths(model)
+    probe = {e.fifo: max(PROBE_DEPTH, bound[e.fifo], e.beats if e.join else 0)
+             for e in stream_edges(model)}
     exe, runtime, spec, fifos, first, last, ins, outs = _build_top(
-        model, workdir / "probe", part, clock_ns, cache_dir, PROBE_DEPTH, probe_caps(model),
-        backend)
+        model, workdir / "probe", part, clock_ns, cache_dir, PROBE_DEPTH,
+        {**probe, **probe_caps(model)}, backend)
     fin = first.get_folded_input_shape(0)
     n_in = int(np.prod(fin[:-1]))
     dt = first.get_input_datatype(0)

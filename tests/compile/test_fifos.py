@@ -9,14 +9,23 @@ import shutil
 import pytest
 import torch
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from hwreg.compile.boards import Board, board_info
 from hwreg.compile.config import BuildConfig
-from hwreg.compile.fifos import analytic_depths, fifo_memory, stream_edges
+from hwreg.compile.fifos import (
+    UPSAMPLE_OP,
+    WINDOW_OP,
+    analytic_depths,
+    fifo_memory,
+    read_fifo_depths,
+    read_fifo_table,
+    stream_edges,
+)
 from hwreg.compile.steps import build, hw_graph_path, resume_build
 from hwreg.config import load_yaml
 from hwreg.emulate import emulate, random_pairs
-from hwreg.errors import ConfigError
+from hwreg.errors import ConfigError, UserError
 from hwreg.model import ModelConfig, build_model
 
 
@@ -87,14 +96,68 @@ def test_build_over_a_small_part_does_not_fit(tiny_build, tmp_path) -> None:
             f"{perf['over_capacity']['BRAM_18K']} over the 280 of the part (largest: ") in md
 
 
+def test_fifo_depths_file_is_checked_by_its_one_reader(tiny_build, tmp_path) -> None:
+    """fifo_depths.json has one reader (estimates, L5, package, diagram): the build's own file
+    reads back; a missing (when required), unreadable or malformed one is a one-line
+    UserError naming the file."""
+    _, _, out = tiny_build
+    good = json.loads((out / "fifo_depths.json").read_text())
+    assert read_fifo_table(out) == good
+    assert read_fifo_depths(out) == {k: f["depth"] for k, f in good["fifos"].items()}
+    work = tmp_path / "b"
+    work.mkdir()
+    path = work / "fifo_depths.json"
+    assert read_fifo_table(work) is None and read_fifo_depths(work) is None
+    with pytest.raises(UserError, match="not found"):
+        read_fifo_depths(work, required=True)
+    first = next(iter(good["fifos"]))
+
+    def bad(change) -> str:
+        table = json.loads(json.dumps(good))
+        change(table)
+        path.write_text(json.dumps(table))
+        with pytest.raises(UserError) as err:
+            read_fifo_depths(work)
+        msg = str(err.value)
+        assert msg.startswith(str(path)) and "\n" not in msg
+        return msg
+
+    assert "depth" in bad(lambda t: t["fifos"][first].update(depth=1))
+    assert "depth" in bad(lambda t: t["fifos"][first].update(depth="64"))
+    assert "width_bits" in bad(lambda t: t["fifos"][first].pop("width_bits"))
+    assert "out_bits" in bad(lambda t: t["fifos"][first].update(dwc={"in_bits": 8}))
+    assert "fifos" in bad(lambda t: t.pop("fifos"))
+    path.write_text('{"fifos": ')
+    with pytest.raises(UserError, match="unreadable"):
+        read_fifo_table(work)
+    # the estimates step refuses a broken file before writing a report
+    shutil.copytree(out, tmp_path / "c")
+    (tmp_path / "c" / "fifo_depths.json").write_text("[]")
+    shutil.rmtree(tmp_path / "c" / "report")
+    with pytest.raises(UserError, match=r"fifo_depths\.json"):
+        resume_build(tmp_path / "c", "step_estimates", "step_estimates")
+    assert not (tmp_path / "c" / "report" / "estimates.md").exists()
+
+
 def test_analytic_bounds_cover_window_caps_and_joins(tiny_build) -> None:
     _, _, out = tiny_build
     model = ModelWrapper(str(hw_graph_path(out)))
     bound = analytic_depths(model)
+    strided = 0
     for e in stream_edges(model):
         assert bound[e.fifo] >= 2
         if e.skip:  # a whole tensor: the skip can wait for the whole decoder branch
             assert bound[e.fifo] >= e.beats
+        # the plane-level schedules: a stride-2 window generator leaves one input plane waiting
+        # in front of it, an upsample runs one output plane + row ahead of its consumer
+        if e.consumer_op == WINDOW_OP:
+            (d, h, w), _, _, s, _ = getCustomOp(model.get_node_from_name(e.consumer))._geom()
+            strided += s > 1
+            assert e.schedule_backlog >= (s - 1) * h * w * (e.beats // (d * h * w))
+        if e.producer_op == UPSAMPLE_OP:
+            assert e.schedule_backlog > 0
+        assert bound[e.fifo] >= e.consumer_buffer + e.schedule_backlog
+    assert strided  # every tiny net downsamples with a stride-2 window generator
 
 
 def _skip_model(grid: tuple[int, int, int], **options) -> torch.nn.Module:

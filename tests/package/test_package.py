@@ -173,8 +173,10 @@ def test_fifo_depths_file_and_force(package, tmp_path) -> None:
     _, _, build, pkg = package
     m = json.loads((pkg / "manifest.json").read_text())
     copy = shutil.copytree(build, tmp_path / "build")
-    depths = {k: v["depth"] for k, v in m["fifos"].items()}
-    (copy / "fifo_depths.json").write_text(json.dumps({"depths": depths}))
+    table = json.loads((copy / "fifo_depths.json").read_text())
+    for k, v in m["fifos"].items():
+        table["fifos"][k]["depth"] = v["depth"]
+    (copy / "fifo_depths.json").write_text(json.dumps(table))
     out = tmp_path / "PKG"
     out.mkdir()
     (out / "keep").write_text("user file")
@@ -186,7 +188,8 @@ def test_fifo_depths_file_and_force(package, tmp_path) -> None:
     assert m2["fifo_depths_from"].endswith("fifo_depths.json") and m2["fifos"] == m["fifos"]
     top = "rtl/hwreg_accel.sv"
     assert (out / top).read_text() == (pkg / top).read_text()
-    (copy / "fifo_depths.json").write_text(json.dumps({"fifo_nope": 4}))
+    table["fifos"]["fifo_nope"] = table["fifos"].pop(next(iter(table["fifos"])))
+    (copy / "fifo_depths.json").write_text(json.dumps(table))
     with pytest.raises(UserError, match="fifo_nope"):
         package_build(copy, tmp_path / "PKG2", verify=False)
     assert {p.name for p in tmp_path.iterdir()} == {"build", "PKG"}  # nothing staged left

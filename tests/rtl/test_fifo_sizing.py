@@ -31,6 +31,7 @@ def test_analytic_bound_covers_simulated_depths(tiny_build, rtl_cache, tmp_path)
     assert not probe["saturated"], probe["saturated"]  # no FIFO reached the probe's depth
     for name, depth in probe["depths"].items():
         assert 2 <= depth <= bound[name], (name, depth, bound[name], probe["fills"][name])
+        assert probe["probe_depths"][name] >= bound[name]  # no backlog pushed upstream
     caps = probe_caps(model)
     assert caps and all(probe["depths"][n] <= c < PROBE_DEPTH for n, c in caps.items())
     # the accelerator with the simulated depths: exact, and full throughput

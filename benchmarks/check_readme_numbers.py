@@ -225,11 +225,11 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("(0.23 M in `bench_rtl.py --demo`;", RTL, lambda d: _get(d, "rows/2/sim_cycles_per_s")
           / 1e6, "{:.2f} M"),
     # FIFOs and the fit verdict (benchmarks/bench_boards.py)
-    *_board_row("ZCU104", "13,996 | 316 / 624 | 0 | 142 | 1.5 Mbit"),
-    *_board_row("KV260", "69,268 | 220 / 288 | 0 | 142 | 1.5 Mbit"),
-    *_board_row("Pynq-Z2", "20,268 | 300 / 280 | 0 | 142 | 1.5 Mbit"),
-    *_board_row("U250", "13,996 | 316 / 5376 | 0 | 142 | 1.5 Mbit"),
-    Claim("| ZCU104 | 13,996 | 316 / 624 | 0 | 142 | 1.5 Mbit | yes, 100.5 pairs/s |", BOARDS,
+    *_board_row("ZCU104", "13,603 | 334 / 624 | 0 | 142 | 1.8 Mbit"),
+    *_board_row("KV260", "75,852 | 220 / 288 | 0 | 142 | 1.8 Mbit"),
+    *_board_row("Pynq-Z2", "26,852 | 300 / 280 | 0 | 142 | 1.8 Mbit"),
+    *_board_row("U250", "13,603 | 334 / 5376 | 0 | 142 | 1.8 Mbit"),
+    Claim("| ZCU104 | 13,603 | 334 / 624 | 0 | 142 | 1.8 Mbit | yes, 100.5 pairs/s |", BOARDS,
           "boards/ZCU104/estimated_pairs_per_s", "{:.1f} pairs/s"),
     Claim("yes (skip FIFO in LUTRAM: 49 k LUT), 100.5 pairs/s", BOARDS,
           _k("boards/KV260/skips/0/LUT"), "{:.0f} k LUT"),
@@ -243,12 +243,12 @@ CLAIMS: tuple[Claim, ...] = (
           "ZCU104", BOARDS, "boards/ZCU104/skips/0/BRAM_18K", "{} BRAM_18K"),
     Claim("16 channels x 4 bits = 1.18 Mbit per pair)", BOARDS,
           lambda d: _get(d, "boards/ZCU104/skips/0/bits_per_pair") / 1e6, "{:.2f} Mbit"),
-    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           _k("boards/ZCU104/totals/LUT"), "{:.1f} k"),
-    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           lambda d: 100 * _get(d, "boards/ZCU104/totals/LUT") / _get(
               d, "boards/ZCU104/capacity/LUT"), "({:.0f} %)"),
-    Claim("| 14.0 k LUT (6 %), 316 BRAM_18K (51 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           lambda d: 100 * _get(d, "boards/ZCU104/totals/BRAM_18K") / _get(
               d, "boards/ZCU104/capacity/BRAM_18K"), "({:.0f} %)"),
     # compile: Yosys

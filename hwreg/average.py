@@ -9,9 +9,9 @@ quantized model then rounds the averaged weights as usual.
 
 The models must share the architecture (``model`` config) and the model grid; pruned models are
 refused (their masks differ, so an average would not be sparse: average first, then prune). The
-result is a run folder like ``hwreg train``'s: ``model.pt`` (written last), ``config.yaml`` (the
-first model's), ``metrics.json`` with the held-out evaluation, and ``average`` in ``model.pt``
-naming the sources and their steps.
+result is a run folder like ``hwreg train``'s: ``model.pt`` (written last; its config and step
+are the first model's), ``config.yaml``, ``metrics.json`` with the held-out evaluation, and
+``average`` in ``model.pt`` naming the sources and their steps.
 """
 
 from __future__ import annotations
@@ -96,13 +96,13 @@ def average_models(refs: list[str | Path], out: str | Path, force: bool = False,
     result = evaluate_pairs(model, test_set, cfg.data.resolved_label_ids(),
                             eval_pairs or cfg.train.eval_pairs, "cpu")
     steps = [int(c["step"]) for c in ckpts]
-    entry = history_entry(max(steps), result)
+    entry = history_entry(steps[0], result)
     average = {"sources": names, "steps": steps}
     metrics = {"history": [entry], "final": entry, "average": average}
     ensure_folder(out)
     write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     write_json(out / "metrics.json", metrics)
-    ckpt = model_dict(cfg, model, max(steps), metrics)
+    ckpt = model_dict(cfg, model, steps[0], metrics)
     ckpt["average"] = average
     atomic_save(ckpt, out / "model.pt")  # last: a finished folder
     return out / "model.pt"

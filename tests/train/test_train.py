@@ -195,3 +195,17 @@ def test_atlas_pairs_run_resumes_to_the_same_weights(ibsr_dataset: Callable[...,
     assert resumed["step"] == whole["step"] == 4
     for key, value in whole["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
+
+
+def test_shipped_demo_w4a4_is_the_average_its_configs_say() -> None:
+    """demo-w4a4 is a weight average of checkpoints of the runs of demo_w4a4.yaml and
+    demo_w4a4_b.yaml (their configs differ in the LNCC weight and the steps run)."""
+    _, _, ckpt = load_model("demo-w4a4")
+    configs = Path(__file__).parents[2] / "configs"
+    a, b = (to_dict(load_run_config(configs / f)) for f in ("demo_w4a4.yaml", "demo_w4a4_b.yaml"))
+    sources, steps = ckpt["average"]["sources"], ckpt["average"]["steps"]
+    assert len(sources) == len(steps) >= 2 and steps[0] == ckpt["step"] == a["train"]["steps"]
+    assert max(steps) <= max(a["train"]["steps"], b["train"]["steps"])
+    assert a["loss"].pop("image_weight") != b["loss"].pop("image_weight")
+    a["train"].pop("steps"), b["train"].pop("steps")
+    assert a == b

@@ -82,6 +82,8 @@ def restore_runtime_stats(model: torch.nn.Module, saved: dict[str, dict[str, Any
     gradient), so a resumed run collects exactly as an uninterrupted one."""
     from brevitas.core.scaling.standalone import ParameterFromRuntimeStatsScaling
 
+    if not isinstance(saved, dict):
+        raise UserError(f"{where}: quantizer statistics are not a mapping")
     modules = dict(model.named_modules())
     for name, state in saved.items():
         m = modules.get(name)

@@ -317,7 +317,7 @@ def _check_int(path: Path, where: str, value: Any, least: int) -> None:
 
 def read_fifo_table(build_dir: str | Path, required: bool = False) -> dict[str, Any] | None:
     """``BUILD/fifo_depths.json`` (module docstring), checked: every FIFO an object with an
-    integer ``depth`` >= :data:`MIN_DEPTH`, ``width_bits`` >= 1, ``bits``, ``consumer``,
+    integer ``depth`` >= :data:`MIN_DEPTH`, ``width_bits`` >= 0, ``bits``, ``consumer``,
     ``producer``, ``join`` and ``dwc`` (null or ``{"in_bits", "out_bits"}``). The one reader
     of the file (estimates, L5, the board package, the dataflow diagram). None for a build
     without one unless ``required``; a missing (``required``), unreadable or malformed file
@@ -342,7 +342,9 @@ def read_fifo_table(build_dir: str | Path, required: bool = False) -> dict[str, 
         if missing:
             raise UserError(f"{path}: {where}: no {missing[0]!r}")
         _check_int(path, f"{where}.depth", row["depth"], MIN_DEPTH)
-        _check_int(path, f"{where}.width_bits", row["width_bits"], 1)
+        # 0: an MVAU whose accumulator can only be 0 (FINN narrows it to UINT0; seen on the
+        # walkthrough's 50 %-pruned tiny model); such a FIFO stores no bits
+        _check_int(path, f"{where}.width_bits", row["width_bits"], 0)
         _check_int(path, f"{where}.bits", row["bits"], 0)
         dwc = row["dwc"]
         if dwc is not None:

@@ -125,6 +125,11 @@ def test_fifo_depths_file_is_checked_by_its_one_reader(tiny_build, tmp_path) -> 
     assert "depth" in bad(lambda t: t["fifos"][first].update(depth=1))
     assert "depth" in bad(lambda t: t["fifos"][first].update(depth="64"))
     assert "width_bits" in bad(lambda t: t["fifos"][first].pop("width_bits"))
+    assert "width_bits" in bad(lambda t: t["fifos"][first].update(width_bits=-1))
+    zero = json.loads(json.dumps(good))  # an accumulator FINN narrowed to UINT0: width 0
+    zero["fifos"][first].update(width_bits=0, bits=0)
+    path.write_text(json.dumps(zero))
+    assert read_fifo_table(work)["fifos"][first]["width_bits"] == 0  # type: ignore[index]
     assert "out_bits" in bad(lambda t: t["fifos"][first].update(dwc={"in_bits": 8}))
     assert "fifos" in bad(lambda t: t.pop("fifos"))
     path.write_text('{"fifos": ')

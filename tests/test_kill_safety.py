@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +59,10 @@ def _kill_when(args: list[str], ready: Callable[[], bool], seed: int,
             proc.wait()
 
 
-def _check_run_folder(run: Path) -> None:
-    """Every file a killed run left is complete: temp files aside, each one loads."""
-    for f in run.iterdir():
-        if f.name.startswith(TMP_PREFIX):
+def _check_files(files: Iterable[Path]) -> None:
+    """Every file a killed command left is complete: temp files aside, each one loads."""
+    for f in files:
+        if f.is_dir() or f.name.startswith(TMP_PREFIX):
             continue
         if f.suffix == ".pt":
             read_model_file(f)
@@ -70,19 +70,28 @@ def _check_run_folder(run: Path) -> None:
             json.loads(f.read_text())
         elif f.suffix == ".yaml":
             assert isinstance(yaml.safe_load(f.read_text()), dict)
+
+
+def _check_run_folder(run: Path) -> None:
+    """A killed run's folder: every file loads, and no model.pt marks it finished."""
+    _check_files(run.iterdir())
     assert not (run / "model.pt").exists(), "a killed run left a model.pt"
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("kill") / "data"
-    rng = np.random.default_rng(0)
-    for i in range(4):
+def _write_dataset(root: Path, subjects: int, seed: int) -> Path:
+    """A tiny IBSR-layout dataset of ``subjects`` blob subjects."""
+    rng = np.random.default_rng(seed)
+    for i in range(subjects):
         sid = f"IBSR_{i + 1:02d}"
         img, lab = blob_subject((16, 12, 16), i % 2, rng)
         write_nifti(root / sid / f"{sid}_ana_strip.nii.gz", img)
         write_nifti(root / sid / f"{sid}_seg_ana.nii.gz", lab)
     return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_dataset(tmp_path_factory.mktemp("kill") / "data", 4, 0)
 
 
 def _config(path: Path, data: Path, bits: int | None) -> Path:
@@ -178,14 +187,7 @@ def test_sweep_killed_resumes_to_the_same_table(tmp_path: Path) -> None:
     from hwreg.config import to_dict
     from tests.train.test_train import tiny_run_config
 
-    root = tmp_path / "data"
-    rng = np.random.default_rng(1)
-    for i in range(5):
-        sid = f"IBSR_{i + 1:02d}"
-        img, lab = blob_subject((16, 12, 16), i % 2, rng)
-        write_nifti(root / sid / f"{sid}_ana_strip.nii.gz", img)
-        write_nifti(root / sid / f"{sid}_seg_ana.nii.gz", lab)
-    run_cfg = tiny_run_config(root, steps=2)
+    run_cfg = tiny_run_config(_write_dataset(tmp_path / "data", 5, 1), steps=2)
     run_cfg.train.threads = 1
     cfg = tmp_path / "sweep.yaml"
     cfg.write_text(yaml.safe_dump({
@@ -209,19 +211,7 @@ def test_sweep_killed_resumes_to_the_same_table(tmp_path: Path) -> None:
     finally:
         proc.wait()
     assert not (out / "table.csv").exists(), "a killed sweep left its table"
-    for folder in (out / "points").iterdir():
-        if folder.is_dir():
-            _check_point(folder)
+    _check_files((out / "points").rglob("*"))
     _run(_cli("sweep", "--config", str(cfg), "--out", str(out)))
     assert (out / "table.csv").read_text() == (tmp_path / "ref" / "table.csv").read_text()
 
-
-def _check_point(folder: Path) -> None:
-    """A point folder of a killed sweep: every file it left loads (temp files aside)."""
-    for f in folder.rglob("*"):
-        if f.is_dir() or f.name.startswith(TMP_PREFIX):
-            continue
-        if f.suffix == ".pt":
-            read_model_file(f)
-        elif f.suffix == ".json":
-            json.loads(f.read_text())

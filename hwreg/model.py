@@ -26,6 +26,7 @@ model (same modules with quantisation off, so float checkpoints initialise quant
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass, field
 
 import torch
@@ -91,6 +92,11 @@ class ModelConfig:
     #: by the DDF so far and the next pass predicts the remaining displacement; the DDFs are
     #: composed. Costs ``cascade`` accelerator passes per pair (throughput / cascade).
     cascade: int = 1
+    #: Test-time flip averaging, at inference only (eval mode; training sees single passes):
+    #: each pass also registers the pair mirrored along every subset of the first ``flips``
+    #: spatial axes (1: left-right), the host mirrors each DDF back (negating the flipped
+    #: components) and averages them. Costs ``2**flips`` accelerator passes per pass.
+    flips: int = 0
     #: Host-side scaling and squaring: the head predicts a stationary velocity field, integrated
     #: on the host in ``integrate`` squarings (0 = the head predicts the DDF itself). Part of
     #: the host epilogue; the accelerator is unchanged.
@@ -124,6 +130,8 @@ class ModelConfig:
             raise ConfigError(f"model.channels: need >= 2 positive levels, got {list(channels)}")
         if not 1 <= self.cascade <= 8:
             raise ConfigError(f"model.cascade: expected 1..8 passes, got {self.cascade}")
+        if not 0 <= self.flips <= 3:
+            raise ConfigError(f"model.flips: expected 0..3 flipped axes, got {self.flips}")
         if not 0 <= self.integrate <= 10:
             raise ConfigError(f"model.integrate: expected 0..10 squarings, got {self.integrate}")
         if self.head_level not in (0, 1):
@@ -257,7 +265,26 @@ class RegNet(nn.Module):
             ddf = step + warp_image(ddf, step)
         return ddf
 
+    @property
+    def passes(self) -> int:
+        """Accelerator passes per registered pair at inference (cascade x flips)."""
+        return self.cfg.cascade * 2 ** self.cfg.flips
+
     def single_pass(self, fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
+        """One pass of the cascade: ``(B, 1, D, H, W)`` images -> DDF, averaged over the
+        mirrored pairs when ``flips`` (eval mode only)."""
+        if self.training or not self.cfg.flips:
+            return self.network_pass(fixed, moving)
+        total = torch.zeros(())
+        for axes in flip_sets(self.cfg.flips):
+            dims = [a + 2 for a in axes]
+            ddf = self.network_pass(fixed.flip(dims), moving.flip(dims)).flip(dims)
+            sign = torch.ones(3, dtype=ddf.dtype, device=ddf.device)
+            sign[list(axes)] = -1
+            total = total + ddf * sign.view(1, 3, 1, 1, 1)
+        return total / 2 ** self.cfg.flips
+
+    def network_pass(self, fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:
         """One accelerator pass plus the host epilogue: ``(B, 1, D, H, W)`` images -> DDF."""
         ddf = self.core(torch.cat([fixed, moving], dim=1))  # (B, 2, ...) channel 0 fixed
         return self.epilogue(ddf, tuple(fixed.shape[2:]))
@@ -269,6 +296,13 @@ class RegNet(nn.Module):
         if tuple(out.shape[2:]) != tuple(shape):
             out = upsample_ddf(out, shape)  # type: ignore[arg-type]
         return integrate_velocity(out, self.cfg.integrate) if self.cfg.integrate else out
+
+
+def flip_sets(flips: int) -> list[tuple[int, ...]]:
+    """The axis subsets of test-time flip averaging over the first ``flips`` axes, the
+    unflipped pass first: ``flip_sets(1) == [(), (0,)]``."""
+    axes = range(flips)
+    return [c for r in range(flips + 1) for c in itertools.combinations(axes, r)]
 
 
 def build_model(cfg: ModelConfig) -> RegNet:

@@ -106,7 +106,7 @@ KEYS = {
     "data": ["root", "layout", "grid_shape", "grid_spacing", "grid_centre", "label_ids",
              "n_train", "n_test", "seed", "source", "atlas"],
     "model": ["preset", "channels", "weight_bits", "act_bits", "head_level", "overrides",
-              "cascade"],
+              "cascade", "flips"],
     "loss": ["dice_sigmas", "regulariser", "reg_weight", "image", "lncc_window"],
     "train": ["steps", "batch_size", "lr", "eval_every", "checkpoint_every", "device",
               "threads", "init_from"],

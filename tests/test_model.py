@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hwreg.errors import ConfigError
-from hwreg.model import BIT_WIDTHS, ModelConfig, build_model
+from hwreg.model import BIT_WIDTHS, ModelConfig, build_model, flip_sets
 from hwreg.warp import warp_image
 
 
@@ -92,6 +92,32 @@ def test_cascade_composes_passes() -> None:
     assert torch.count_nonzero(two(fixed, moving)) == 0
     with pytest.raises(ConfigError, match="cascade"):
         ModelConfig(cascade=0).validate()
+
+
+def test_flips_average_mirrored_passes_at_inference_only() -> None:
+    torch.manual_seed(0)
+    plain = build_model(ModelConfig(preset="tiny", head_level=1)).eval()
+    flipped = build_model(ModelConfig(preset="tiny", head_level=1, flips=1)).eval()
+    for p in plain.head.parameters():  # a head that predicts something
+        torch.nn.init.normal_(p, std=0.05)
+    flipped.load_state_dict(plain.state_dict())
+    fixed, moving = torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8)
+    with torch.no_grad():
+        one = plain(fixed, moving)
+        mirror = plain(fixed.flip([2]), moving.flip([2])).flip([2])
+        mirror[:, 0] = -mirror[:, 0]
+        assert torch.equal(flipped(fixed, moving), (one + mirror) / 2)
+        # the average is mirror-equivariant: the mirrored pair gives the mirrored DDF
+        back = flipped(fixed.flip([2]), moving.flip([2])).flip([2])
+        back[:, 0] = -back[:, 0]
+        assert torch.allclose(back, flipped(fixed, moving), atol=1e-6)
+        assert not torch.allclose(one, flipped(fixed, moving), atol=1e-4)
+        flipped.train()  # training sees single passes
+        assert torch.equal(flipped(fixed, moving), one)
+    assert flip_sets(3) == [(), (0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    assert build_model(ModelConfig(preset="tiny", cascade=2, flips=3)).passes == 16
+    with pytest.raises(ConfigError, match="flips"):
+        ModelConfig(flips=4).validate()
 
 
 def test_integrate_is_scaling_and_squaring_of_the_head_output() -> None:

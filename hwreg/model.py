@@ -88,14 +88,15 @@ class ModelConfig:
     #: Bits of the activations the skips carry (each skip level's shared encoder/up-conv
     #: quantizer, so the skip tensor and its FIFO shrink with them); ``None`` = ``act_bits``.
     skip_bits: int | None = None
-    #: Passes of the same network (a cascade): after each pass the host warps the moving image
-    #: by the DDF so far and the next pass predicts the remaining displacement; the DDFs are
-    #: composed. Costs ``cascade`` accelerator passes per pair (throughput / cascade).
+    #: Passes of the same network (a cascade), at inference only (eval mode; training sees
+    #: single passes, so these two settings never change what a config trains): after each
+    #: pass the host warps the moving image by the DDF so far and the next pass predicts the
+    #: remaining displacement; the DDFs are composed. Costs ``cascade`` accelerator passes.
     cascade: int = 1
-    #: Test-time flip averaging, at inference only (eval mode; training sees single passes):
-    #: each pass also registers the pair mirrored along every subset of the first ``flips``
-    #: spatial axes (1: left-right), the host mirrors each DDF back (negating the flipped
-    #: components) and averages them. Costs ``2**flips`` accelerator passes per pass.
+    #: Test-time flip averaging, at inference only: each pass also registers the pair
+    #: mirrored along every subset of the first ``flips`` spatial axes (1: left-right), the
+    #: host mirrors each DDF back (negating the flipped components) and averages them. Costs
+    #: ``2**flips`` accelerator passes per pass.
     flips: int = 0
     #: Host-side scaling and squaring: the head predicts a stationary velocity field, integrated
     #: on the host in ``integrate`` squarings (0 = the head predicts the DDF itself). Part of
@@ -258,7 +259,7 @@ class RegNet(nn.Module):
             raise ValueError(f"fixed {tuple(fixed.shape)} and moving {tuple(moving.shape)} must "
                              f"match and each spatial axis be a multiple of {div}")
         ddf = self.single_pass(fixed, moving)
-        for _ in range(self.cfg.cascade - 1):
+        for _ in range(0 if self.training else self.cfg.cascade - 1):
             # host: warp the moving image by the DDF so far; the next pass finds the rest:
             # total(p) = step(p) + ddf(p + step(p))
             step = self.single_pass(fixed, warp_image(moving, ddf))
@@ -267,7 +268,7 @@ class RegNet(nn.Module):
 
     @property
     def passes(self) -> int:
-        """Accelerator passes per registered pair at inference (cascade x flips)."""
+        """Accelerator passes per registered pair at inference (cascade x 2**flips)."""
         return self.cfg.cascade * 2 ** self.cfg.flips
 
     def single_pass(self, fixed: torch.Tensor, moving: torch.Tensor) -> torch.Tensor:

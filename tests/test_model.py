@@ -80,6 +80,10 @@ def test_cascade_composes_passes() -> None:
     one = build_model(cfg)
     two = build_model(ModelConfig(preset="tiny", head_level=1, cascade=2))
     two.load_state_dict(one.state_dict())
+    with torch.no_grad():  # training sees one pass
+        x = torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8)
+        assert torch.equal(two(*x), one(*x))
+    two.eval()
     fixed, moving = torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8)
     with torch.no_grad():
         first = one(fixed, moving)

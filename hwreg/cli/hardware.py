@@ -263,7 +263,9 @@ def add_commands(stages: Any) -> None:
     bld.add_argument("--board", choices=[b.value for b in Board], default=[Board.zcu104.value],
                      nargs="+", help="target board(s); several: one build per board in "
                                      "OUT/<board>, run by --executor")
-    bld.add_argument("--target-fps", type=positive_float, help="pairs/s to fold for (default 100)")
+    bld.add_argument("--target-fps", type=positive_float,
+                     help="accelerator passes/s to fold for (default 100); pairs/s = this / the "
+                          "model's passes per pair (model.cascade x 2**model.flips)")
     bld.add_argument("--config", type=Path, help="build config YAML (BuildConfig)")
     bld.add_argument("--folding-config", help="folding JSON to apply instead of auto folding")
     bld.add_argument("--fifo-sizing", choices=["analytic", "simulation"],

@@ -72,8 +72,12 @@ class BuildConfig:
 
     #: Target board (FPGA part and capacity).
     board: Board = Board.zcu104
-    #: Target throughput in volume pairs per second; folding meets it where possible.
+    #: Target throughput in accelerator passes (volume pairs through the network) per second;
+    #: folding meets it where possible. A model that makes several passes per registered pair
+    #: (``model.cascade`` x ``2**model.flips``) registers ``target_fps / passes_per_pair`` pairs/s.
     target_fps: float = 100.0
+    #: Accelerator passes per registered pair (set from the model by ``export_and_build``).
+    passes_per_pair: int = 1
     #: Clock period in ns (5.0 = 200 MHz).
     clock_ns: float = 5.0
     #: Model input grid (D, H, W) in voxels; must match the exported QONNX file.
@@ -111,6 +115,7 @@ class BuildConfig:
 #: Range rules of :class:`BuildConfig` (types are checked on loading).
 BUILD_RULES: dict[str, Rule] = {
     "target_fps": (lambda v: v > 0, "> 0 pairs/s"),
+    "passes_per_pair": (lambda v: v >= 1, ">= 1"),
     "clock_ns": (lambda v: v > 0, "> 0 ns"),
     "grid_shape": (lambda v: all(s >= 1 for s in v), "each axis >= 1"),
 }

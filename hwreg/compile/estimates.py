@@ -192,7 +192,10 @@ def markdown_summary(layers: dict[str, dict[str, Any]], report: dict[str, Any]) 
                      + ", ".join(f"{fifo[k]} {k}" for k in RESOURCES if k != "DSP"))
     lines += [f"- part {report['part']} at {report['clock_MHz']:.0f} MHz; {fit_line(report)}",
               f"- bottleneck {report['bottleneck_layer']}: {report['bottleneck_cycles']} "
-              f"cycles -> {report['estimated_pairs_per_s']:.1f} pairs/s",
+              f"cycles -> {report['estimated_pairs_per_s']:.1f} pairs/s"
+              + (f" ({report['estimated_passes_per_s']:.1f} accelerator passes/s, "
+                 f"{report['passes_per_pair']} per pair: model.cascade x 2**model.flips)"
+                 if report.get("passes_per_pair", 1) > 1 else ""),
               f"- pipeline balance (MVAUs) {report['pipeline_balance_mvau']:.2f}, "
               f"(all layers) {report['pipeline_balance_all_layers']:.2f}"]
     for sk in report.get("skips", []):

@@ -165,6 +165,10 @@ def step_estimates(model: ModelWrapper, cfg: BuildConfig, build_dir: Path) -> Mo
     assert table is not None  # required: a missing file raised
     layers, buffers, report = estimate_with_buffers(model, board, cfg.clock_hz, table)
     report["target_fps"] = cfg.target_fps
+    # the layers' rate is passes/s; a registration makes cfg.passes_per_pair of them
+    report["passes_per_pair"] = cfg.passes_per_pair
+    report["estimated_passes_per_s"] = report["estimated_pairs_per_s"]
+    report["estimated_pairs_per_s"] /= cfg.passes_per_pair
     rep = build_dir / "report"
     rep.mkdir(exist_ok=True)
     write_json(rep / "estimate_layer_resources_cycles.json", layers)
@@ -253,6 +257,7 @@ def export_and_build(model: RegNet, cfg: BuildConfig, build_dir: str | Path,
 
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
+    cfg = replace_field(cfg, passes_per_pair=model.passes)
     export_checked(model, cfg.grid_shape, build_dir / "export.onnx")
     return build(build_dir / "export.onnx", cfg, build_dir, to_step=to_step)
 

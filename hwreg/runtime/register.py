@@ -39,7 +39,7 @@ import torch
 from torch.nn import functional
 
 from hwreg.atomic import ensure_folder
-from hwreg.checkpoint import load_model
+from hwreg.checkpoint import load_for_inference, load_model
 from hwreg.data.datasets import to_model_grid
 from hwreg.data.nifti import (
     Volume,
@@ -51,7 +51,7 @@ from hwreg.data.nifti import (
 )
 from hwreg.data.sampling import affine_slab, lerp_axis, normaliser, separable_plan, slabs
 from hwreg.errors import UserError
-from hwreg.evaluate import predict_ddf
+from hwreg.inference import predict_ddf
 from hwreg.run import pick_device
 from hwreg.runtime.board import PACKAGE_DEVICES, open_package
 
@@ -219,14 +219,15 @@ class Registrar:
         self.model = str(model)
         if package is not None and device not in PACKAGE_DEVICES:
             raise UserError(f"--package: only with --device {' or '.join(PACKAGE_DEVICES)}")
-        net, cfg, _ = load_model(model)
-        self.cfg = cfg
         self.on_package = None
-        if device in PACKAGE_DEVICES:
+        if device in PACKAGE_DEVICES:  # the Brevitas network: its host epilogue and DDF scale
+            net, cfg, _ = load_model(model)
             self.device = torch.device("cpu")  # the host side; the network runs on the package
             self.on_package = open_package(package, device, net, tuple(cfg.data.grid_shape))
-        else:
+        else:  # a quantized model runs from its inference form (no Brevitas), bit for bit
+            net, cfg, _ = load_for_inference(model)
             self.device = pick_device(device)
+        self.cfg = cfg
         self.net = net.to(self.device).eval()
 
     def compute(self, inputs: Inputs) -> Result:

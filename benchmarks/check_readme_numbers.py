@@ -102,7 +102,6 @@ W4_ROW = "| demo-w4a4 (shipped: weight average of two runs from v3) | 0.799 | 0.
 P50_ROW = "| demo-w4a4-p50 (shipped) | 0.797 | 0.869 | 36 % | 5 |"
 LEVER = "| W4A4: "
 STEP = "| per pair in batch mode (read to write) | 2.4 | 2.9 |"
-CPU = "cpu_seconds_per_step/"
 
 
 def _step_row(row: str, keys: tuple[str, ...], fmt: str = "{:.2f}") -> list[Claim]:

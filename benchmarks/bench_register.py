@@ -54,11 +54,11 @@ def mean_dice(fixed: Path | str, warped: Path | str) -> float:
     return float(np.mean(list(dice_per_label(f, w, ids).values())))
 
 
-def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; its wall seconds, CPU seconds (user + system) and stdout."""
+def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
+    """Run ``cmd`` (in ``cwd``); its wall seconds, CPU seconds (user + system) and stdout."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd)
     wall = time.perf_counter() - t0
     if done.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
@@ -145,16 +145,32 @@ def bench_host(native: Path, reps: int) -> dict:
             **cpu, "native_shape": list(labels.shape)}
 
 
+def bench_imports(reps: int = 3) -> dict:
+    """Fresh-process seconds (median wall, median CPU) of ``import torch`` and of ``import
+    hwreg.runtime.register`` (what every ``hwreg register`` call pays before its first step)."""
+    import hwreg
+
+    root = Path(hwreg.__file__).parent.parent  # `python -c` imports from its cwd first
+    out = {}
+    for name, code in (("torch", "import torch"),
+                       ("register_module", "import hwreg.runtime.register")):
+        runs = [timed([sys.executable, "-c", code], root)[:2] for _ in range(reps)]
+        out[f"import_{name}_wall_s"] = statistics.median(r[0] for r in runs)
+        out[f"import_{name}_cpu_s"] = statistics.median(r[1] for r in runs)
+    return out
+
+
 def bench_stages_cpu(row: dict[str, str], model: str, reps: int = 2) -> dict:
     """CPU seconds (``time.process_time``, one torch thread, so no spinning thread is counted)
     of each step of one registration, in this process: a measure a loaded machine distorts
-    far less than wall time. ``import`` is the first import of the register module (Python and
-    torch already loaded by this script, so it is mostly Brevitas and nibabel)."""
-    torch.set_num_threads(1)
-    c = time.process_time()
+    far less than wall time. The imports are measured in fresh processes (:func:`bench_imports`);
+    ``network_path`` says whether the network ran from its inference form (no Brevitas)."""
     from hwreg.data.datasets import to_model_grid
+    from hwreg.evaluate import predict_ddf
     from hwreg.runtime.register import Registrar, read_inputs, write_result
-    cpu: dict[str, float] = {"import": time.process_time() - c}
+
+    torch.set_num_threads(1)
+    cpu: dict = bench_imports()
     for _ in range(reps):  # the last repetition is kept (warm caches, as in batch mode)
         c = time.process_time()
         reg = Registrar(model)
@@ -163,17 +179,23 @@ def bench_stages_cpu(row: dict[str, str], model: str, reps: int = 2) -> dict:
         inputs = read_inputs(row["fixed_t1"], row["moving_t1"], row["moving_parcels"])
         cpu["load"] = time.process_time() - c
         c = time.process_time()
-        to_model_grid(inputs.fixed, reg.cfg.data)
-        to_model_grid(inputs.moving, reg.cfg.data)
+        img_f, _ = to_model_grid(inputs.fixed, reg.cfg.data)
+        img_m, _ = to_model_grid(inputs.moving, reg.cfg.data)
         cpu["resample_in"] = time.process_time() - c
+        c = time.process_time()
+        with torch.inference_mode():
+            predict_ddf(reg.net, img_f, img_m)
+        cpu["network"] = time.process_time() - c
         c = time.process_time()
         result = reg.compute(inputs)
         cpu["network_and_resample_out"] = time.process_time() - c - cpu["resample_in"]
+        cpu["resample_out"] = cpu["network_and_resample_out"] - cpu["network"]
         with tempfile.TemporaryDirectory() as tmp:
             for fmt, level in (("nii.gz", 1), ("nii", 1)):
                 c = time.process_time()
                 write_result(result, Path(tmp), fmt, level)
                 cpu[f"write_{fmt}"] = time.process_time() - c
+    cpu["network_path"] = type(reg.net).__name__
     cpu["per_pair_batch"] = sum(cpu[k] for k in ("load", "resample_in",
                                                  "network_and_resample_out", "write_nii.gz"))
     torch.set_num_threads(2)
@@ -193,6 +215,9 @@ def main() -> None:
     parser.add_argument("--no-ants", action="store_true")
     parser.add_argument("--stages-only", action="store_true",
                         help="only the CPU seconds per step (added to an existing --out file)")
+    parser.add_argument("--stages-key", default="cpu_seconds_per_step",
+                        help="key of --stages-only's entry (e.g. a run of another checkout: "
+                             "PYTHONPATH=OTHER ... --stages-key cpu_seconds_per_step_main)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = make_pairs(args.pairs_dir, PairSpec(pairs=args.pairs))[:args.pairs]
@@ -207,11 +232,13 @@ def main() -> None:
 
     if args.stages_only:
         old = json.loads(args.out.read_text()) if args.out.exists() else {}
-        old["cpu_seconds_per_step"] = bench_stages_cpu(rows[0], args.model)
-        old["cpu_seconds_per_step"]["loadavg"] = os.getloadavg()
-        old["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
+        old[args.stages_key] = bench_stages_cpu(rows[0], args.model)
+        old[args.stages_key]["loadavg"] = os.getloadavg()
+        old[args.stages_key]["hwreg"] = str(Path(sys.modules["hwreg"].__file__).parent)  # checkout
+        if args.stages_key == "cpu_seconds_per_step":
+            old["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
         args.out.write_text(json.dumps(old, indent=2) + "\n")
-        print(json.dumps(old["cpu_seconds_per_step"], indent=1))
+        print(json.dumps(old[args.stages_key], indent=1))
         return
     result["host"] = bench_host(Path(rows[0]["moving_parcels"]), reps=3)
     print("host:", result["host"], flush=True)

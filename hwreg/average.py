@@ -23,7 +23,13 @@ import torch
 import yaml
 
 from hwreg.atomic import ensure_folder, require_absent, write_json, write_text
-from hwreg.checkpoint import atomic_save, load_state, read_model_file, resolve_model
+from hwreg.checkpoint import (
+    atomic_save,
+    load_state,
+    read_model_file,
+    resolve_model,
+    with_inference_form,
+)
 from hwreg.config import require_data_root, to_dict
 from hwreg.errors import UserError
 from hwreg.evaluate import evaluate_pairs
@@ -104,5 +110,5 @@ def average_models(refs: list[str | Path], out: str | Path, force: bool = False,
     write_json(out / "metrics.json", metrics)
     ckpt = model_dict(cfg, model, steps[0], metrics)
     ckpt["average"] = average
-    atomic_save(ckpt, out / "model.pt")  # last: a finished folder
+    atomic_save(with_inference_form(ckpt), out / "model.pt")  # last: a finished folder
     return out / "model.pt"

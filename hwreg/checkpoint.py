@@ -2,7 +2,10 @@
 
 A model file ``model.pt`` is a plain dict loadable with ``torch.load(weights_only=True)`` (no
 pickled code): ``format``, ``config`` (the :class:`~hwreg.run.RunConfig` as a plain dict),
-``state_dict``, ``step`` and ``metrics``. The package ships trained demo models by name
+``state_dict``, ``step`` and ``metrics``; a quantized model's file also holds its inference form
+(``inference``, :mod:`hwreg.inference`, added by :func:`with_inference_form`), which
+:func:`load_for_inference` runs without Brevitas (a file without one, or whose weights changed
+since, falls back to the Brevitas network). The package ships trained demo models by name
 (:data:`SHIPPED`); every command that takes ``--model`` accepts a name or a path. The hardware
 stages also take ``random:<preset>:w<W>a<A>[:h<head_level>]`` (:func:`load_model_spec`): an
 untrained model with a non-trivial head, for trying the flow.
@@ -13,15 +16,19 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from hwreg.atomic import atomic_path
 from hwreg.config import from_dict
 from hwreg.errors import UserError
-from hwreg.model import ModelConfig, RegNet, build_model
+from hwreg.inference import FORM_KEY, InferenceNet, fingerprint, form_fits, freeze
+from hwreg.model_config import ModelConfig
 from hwreg.run import RunConfig
+
+if TYPE_CHECKING:  # Brevitas (hwreg.model) is imported where a network is built
+    from hwreg.model import RegNet
 
 FORMAT = "hwreg-model-1"
 #: Trained models shipped in the package (``hwreg/models/<name>.pt``).
@@ -123,15 +130,23 @@ def load_state(model: RegNet, state_dict: Any, where: str | Path) -> None:
                         f"{reason[:200]} (another architecture or bit width?)") from None
 
 
-def model_from_checkpoint(ckpt: dict[str, Any],
-                          where: str | Path = "model file") -> tuple[RegNet, RunConfig]:
-    """Rebuild the network of a model file dict and load its weights (strictly); a fault is a
-    UserError naming ``where``."""
+def _run_config(ckpt: dict[str, Any], where: str | Path) -> RunConfig:
+    """The validated run config of a model file dict (UserError naming ``where``)."""
     try:
         cfg = from_dict(RunConfig, ckpt.get("config"))
         cfg.model.validate()
     except UserError as exc:
         raise UserError(f"{where}: invalid config in the model file: {exc}") from None
+    return cfg
+
+
+def model_from_checkpoint(ckpt: dict[str, Any],
+                          where: str | Path = "model file") -> tuple[RegNet, RunConfig]:
+    """Rebuild the network of a model file dict and load its weights (strictly); a fault is a
+    UserError naming ``where``."""
+    from hwreg.model import build_model
+
+    cfg = _run_config(ckpt, where)
     model = build_model(cfg.model)
     load_state(model, ckpt.get("state_dict"), where)
     model.eval()
@@ -142,6 +157,29 @@ def load_model(ref: str | Path) -> tuple[RegNet, RunConfig, dict[str, Any]]:
     """Load a trained model by name or path: (network in eval mode, its run config, file dict)."""
     path = resolve_model(ref)
     ckpt = read_model_file(path)
+    model, cfg = model_from_checkpoint(ckpt, path)
+    return model, cfg, ckpt
+
+
+def with_inference_form(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """Add (or renew) the inference form of a quantized model file dict, read from the network
+    exactly as :func:`model_from_checkpoint` loads it; a float model's dict is left as it is."""
+    if _run_config(ckpt, "model file").model.quantized:
+        model, _ = model_from_checkpoint(ckpt)
+        ckpt[FORM_KEY] = freeze(model, fingerprint(ckpt["state_dict"]))
+    return ckpt
+
+
+def load_for_inference(ref: str | Path) -> tuple[torch.nn.Module, RunConfig, dict[str, Any]]:
+    """Like :func:`load_model`, for running the network only: a quantized model whose file holds
+    a fitting inference form comes back as an :class:`~hwreg.inference.InferenceNet` (no
+    Brevitas import, the same DDF bit for bit); any other model as its Brevitas ``RegNet``."""
+    path = resolve_model(ref)
+    ckpt = read_model_file(path)
+    cfg = _run_config(ckpt, path)
+    form = ckpt.get(FORM_KEY)
+    if cfg.model.quantized and form_fits(form, cfg.model, ckpt.get("state_dict")):
+        return InferenceNet(form, cfg.model).eval(), cfg, ckpt
     model, cfg = model_from_checkpoint(ckpt, path)
     return model, cfg, ckpt
 
@@ -181,6 +219,8 @@ _RANDOM = re.compile(r"^random:(\w+):w(\d)a(\d)(?::h([01]))?$")
 def random_model(preset: str, weight_bits: int, act_bits: int, head_level: int = 0,
                  seed: int = 0, grid: tuple[int, int, int] = (8, 8, 8)) -> RegNet:
     """An untrained quantised RegNet with a perturbed head and calibrated activation scales."""
+    from hwreg.model import build_model
+
     torch.manual_seed(seed)
     model = build_model(ModelConfig(preset=preset, weight_bits=weight_bits,  # type: ignore[arg-type]
                                     act_bits=act_bits, head_level=head_level))

@@ -22,13 +22,15 @@ from __future__ import annotations
 import enum
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from brevitas.nn import QuantConv3d
 from torch import nn
 
 from hwreg.errors import ConfigError
+
+if TYPE_CHECKING:  # Brevitas is imported where a network is pruned, not with PruneConfig
+    from brevitas.nn import QuantConv3d
 
 
 class Schedule(enum.StrEnum):
@@ -78,6 +80,8 @@ def layer_name(module_name: str) -> str:
 def prunable(model: nn.Module, exclude: list[str] | None = None) -> dict[str, QuantConv3d]:
     """The conv layers whose weights are pruned, by module name (``enc.0``, ``head``, ...)."""
     excluded = set(exclude or [])
+    from brevitas.nn import QuantConv3d
+
     convs = {n: m for n, m in model.named_modules() if isinstance(m, QuantConv3d)}
     unknown = excluded - {layer_name(n) for n in convs}
     if unknown:

@@ -21,21 +21,10 @@ from hwreg.ceiling import ceiling_summary, read_syn_baseline
 from hwreg.data.datasets import Prepared, all_pairs
 from hwreg.data.synth import is_synthetic, oracle_ddf
 from hwreg.errors import UserError
+from hwreg.inference import predict_ddf
 from hwreg.metrics import dice_per_label, folding_percent, tre
 from hwreg.model import RegNet
 from hwreg.warp import warp_labels
-
-
-@torch.no_grad()
-def predict_ddf(model: RegNet, fixed: np.ndarray, moving: np.ndarray,
-                device: torch.device | str = "cpu") -> np.ndarray:
-    """The DDF ``(3, D, H, W)`` (voxels, fixed -> moving) for two model-grid images (D, H, W);
-    a non-finite DDF (NaN/Inf weights) is refused with a UserError."""
-    f = torch.from_numpy(np.ascontiguousarray(fixed, np.float32))[None, None].to(device)
-    m = torch.from_numpy(np.ascontiguousarray(moving, np.float32))[None, None].to(device)
-    ddf = model(f, m)[0].float().cpu().numpy()
-    require_finite(ddf, "the model's DDF")
-    return ddf
 
 
 def pair_metrics(fixed: Prepared, moving: Prepared, ddf: np.ndarray,
@@ -102,13 +91,6 @@ def evaluate_pairs(model: RegNet, subjects: Sequence[Prepared], label_ids: Seque
     model.train(was_training)
     return {"pairs": len(pairs), "identity": _summary(before), "registered": _summary(after),
             "seconds_per_pair": seconds / max(1, len(pairs)), "rows": rows}
-
-
-def require_finite(array: np.ndarray, what: str) -> None:
-    """Refuse a non-finite result (NaN/Inf weights or inputs): it is never written as one."""
-    bad = int(np.size(array) - np.isfinite(array).sum())
-    if bad:
-        raise UserError(f"{what} has {bad} NaN/Inf values (broken weights?); nothing written")
 
 
 #: Oracle rows already computed in this process, by (root, manifest time, pair ids, grid):

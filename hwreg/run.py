@@ -21,7 +21,7 @@ from hwreg.compress import PruneConfig
 from hwreg.config import DataConfig, PairSource, Rule, check_rules, load_yaml
 from hwreg.errors import ConfigError, UserError
 from hwreg.losses import LossConfig
-from hwreg.model import ModelConfig
+from hwreg.model_config import ModelConfig
 
 
 class Device(enum.StrEnum):

@@ -41,6 +41,7 @@ from hwreg.checkpoint import (
     read_model_file,
     restore_runtime_stats,
     runtime_stats,
+    with_inference_form,
 )
 from hwreg.config import PairSource, to_dict
 from hwreg.data.atlas_pairs import AtlasPairs
@@ -248,7 +249,8 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
                     torch_rng=torch.get_rng_state(), runtime_stats=runtime_stats(model))
         atomic_save(ckpt, out / "checkpoint.pt")
         if final:  # model.pt appears only when the run ends: it never holds an unfinished model
-            atomic_save(model_dict(cfg, model, step, metrics()), out / "model.pt")
+            atomic_save(with_inference_form(model_dict(cfg, model, step, metrics())),
+                        out / "model.pt")
 
     if after_step is not None:
         after_step(model, step)

@@ -119,6 +119,28 @@ def lerp_axis(x: torch.Tensor, dim: int, step: AxisLerp, a: int = 0,
     return lo.add_(x.index_select(dim, i1).sub_(lo).mul_(w.view(shape)))
 
 
+def grid_sample_points(src: torch.Tensor, grid: torch.Tensor, mode: str,
+                       padding_mode: str) -> torch.Tensor:
+    """``grid_sample`` (``align_corners=True``) of ``src`` ``(1, C, D, H, W)`` at normalised
+    positions ``grid`` ``(n, 3)`` in (z, y, x) order -> ``(C, n)``, on all torch threads.
+
+    torch's 3D CPU sampler parallelises over the batch only, so one volume runs on one core;
+    here the points are split into one batch entry per thread (the source expanded, not
+    copied). Each point's value is computed exactly as in one call: the result is the same.
+    """
+    n, k = grid.shape[0], max(1, min(torch.get_num_threads(), grid.shape[0]))
+    m = n // k
+    c = src.shape[1]
+    main = functional.grid_sample(src.expand(k, *src.shape[1:]), grid[:k * m].view(k, 1, 1, m, 3),
+                                  mode=mode, padding_mode=padding_mode, align_corners=True)
+    out = main.view(k, c, m).permute(1, 0, 2).reshape(c, k * m)  # (k, C, m) -> (C, k * m)
+    if k * m == n:
+        return out
+    rest = functional.grid_sample(src, grid[k * m:].view(1, 1, 1, -1, 3), mode=mode,
+                                  padding_mode=padding_mode, align_corners=True)
+    return torch.cat([out, rest.view(c, -1)], dim=1)
+
+
 def _inside(pos: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """(n,) bool: position (n, 3) lies in ``[0, n_k - 1]`` on every axis."""
     upper = torch.tensor([n - 1 for n in shape], dtype=pos.dtype)

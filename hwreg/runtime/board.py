@@ -14,13 +14,15 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from hwreg.errors import UserError
-from hwreg.export import output_scale
-from hwreg.model import RegNet
+
+if TYPE_CHECKING:  # Brevitas and the exporter load only when a package runs
+    from hwreg.model import RegNet
 
 #: ``--device`` values that run the network on a package.
 PACKAGE_DEVICES = ("verilator", "pynq")
@@ -32,6 +34,7 @@ def open_package(package: str | Path | None, device: str, model: RegNet,
     core on the package; checks (UserError) that the package was built from a model with
     ``model``'s grid and output scale before anything runs."""
     from hwreg.evaluate import predict_ddf
+    from hwreg.export import output_scale
     from hwreg.runtime.driver import Accelerator, load_manifest
 
     if package is None:

@@ -39,7 +39,7 @@ import torch
 from torch.nn import functional
 
 from hwreg.atomic import ensure_folder
-from hwreg.checkpoint import load_model
+from hwreg.checkpoint import load_for_inference, load_model
 from hwreg.data.datasets import to_model_grid
 from hwreg.data.nifti import (
     Volume,
@@ -49,9 +49,16 @@ from hwreg.data.nifti import (
     require_absent,
     save_nifti,
 )
-from hwreg.data.sampling import affine_slab, lerp_axis, normaliser, separable_plan, slabs
+from hwreg.data.sampling import (
+    affine_slab,
+    grid_sample_points,
+    lerp_axis,
+    normaliser,
+    separable_plan,
+    slabs,
+)
 from hwreg.errors import UserError
-from hwreg.evaluate import predict_ddf
+from hwreg.inference import predict_ddf
 from hwreg.run import pick_device
 from hwreg.runtime.board import PACKAGE_DEVICES, open_package
 
@@ -180,9 +187,8 @@ def map_to_fixed(ddf: torch.Tensor, grid_f: np.ndarray, grid_m: np.ndarray,
         g.masked_fill_((g.abs() > 1).any(-1, keepdim=True), 3.0)  # outside [0, n-1] -> 0
         if warped_label is not None and src_lab is not None:
             warped_label[a:b] = _nearest(src_lab, g, moving.shape).reshape(b - a, *shape[1:])
-        warped[a:b] = functional.grid_sample(src_img, g.view(1, b - a, *shape[1:], 3),
-                                             mode="bilinear", padding_mode="zeros",
-                                             align_corners=True)[0, 0].numpy()
+        warped[a:b] = grid_sample_points(src_img, g, "bilinear", "zeros").view(
+            b - a, *shape[1:]).numpy()
     return disp, warped, warped_label
 
 
@@ -197,10 +203,8 @@ def _label_source(data: np.ndarray) -> torch.Tensor:
 def _nearest(src: torch.Tensor, g: torch.Tensor, shape: tuple[int, int, int]) -> np.ndarray:
     """Nearest voxel of ``src`` (:func:`_label_source`) at normalised positions ``g`` (n, 3) in
     (z, y, x) order, outside positions set beyond [-1, 1]; ids exact, 0 outside."""
-    if src.dim() == 5:  # float32 ids: one grid_sample call (ties to even, as rounding in warp)
-        out = functional.grid_sample(src, g.view(1, 1, 1, -1, 3), mode="nearest",
-                                     padding_mode="zeros", align_corners=True)
-        return out.reshape(-1).numpy()
+    if src.dim() == 5:  # float32 ids: grid_sample nearest (ties to even, as rounding in warp)
+        return grid_sample_points(src, g, "nearest", "zeros").reshape(-1).numpy()
     outside = (g.abs() > 1).any(-1)
     flat = torch.zeros(g.shape[0], dtype=torch.long)
     for k, n in enumerate(shape):
@@ -219,14 +223,15 @@ class Registrar:
         self.model = str(model)
         if package is not None and device not in PACKAGE_DEVICES:
             raise UserError(f"--package: only with --device {' or '.join(PACKAGE_DEVICES)}")
-        net, cfg, _ = load_model(model)
-        self.cfg = cfg
         self.on_package = None
-        if device in PACKAGE_DEVICES:
+        if device in PACKAGE_DEVICES:  # the Brevitas network: its host epilogue and DDF scale
+            net, cfg, _ = load_model(model)
             self.device = torch.device("cpu")  # the host side; the network runs on the package
             self.on_package = open_package(package, device, net, tuple(cfg.data.grid_shape))
-        else:
+        else:  # a quantized model runs from its inference form (no Brevitas), bit for bit
+            net, cfg, _ = load_for_inference(model)
             self.device = pick_device(device)
+        self.cfg = cfg
         self.net = net.to(self.device).eval()
 
     def compute(self, inputs: Inputs) -> Result:

@@ -21,7 +21,7 @@ from hwreg.compile.boards import Board
 from hwreg.compress import Schedule
 from hwreg.config import dump_yaml, load_yaml
 from hwreg.errors import ConfigError, UserError
-from hwreg.model import BIT_WIDTHS
+from hwreg.model_config import BIT_WIDTHS
 from hwreg.prune import FLOAT, parse_bits, prune_config
 from hwreg.run import RunConfig
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from hwreg.average import average_models, average_state
-from hwreg.checkpoint import load_model, read_model_file
+from hwreg.checkpoint import load_for_inference, load_model, read_model_file
 from hwreg.cli import main
 from hwreg.errors import UserError
+from hwreg.inference import InferenceNet
 from hwreg.train import train
 from tests.train.test_train import tiny_run_config
 
@@ -47,6 +48,10 @@ def test_average_of_two_runs(ibsr_dataset: Callable[..., Path], tmp_path: Path,
     assert ckpt["metrics"]["final"]["pairs"] == 2
     model, _, _ = load_model(tmp_path / "avg")  # loads as any model
     assert sum(p.numel() for p in model.parameters()) > 0
+    fast, _, _ = load_for_inference(tmp_path / "avg")  # with the average's inference form
+    assert isinstance(fast, InferenceNet) == (bits is not None)
+    x = torch.rand(1, 1, 8, 8, 8)
+    assert torch.equal(fast(x, x.flip(1)), model(x, x.flip(1)))
     # refused: an existing output without --force, a single model, another architecture
     with pytest.raises(UserError, match="exists"):
         average_models(runs, tmp_path / "avg", progress=False)

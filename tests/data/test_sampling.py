@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 from scipy import ndimage
+from torch.nn import functional
 
 from hwreg.config import GridCentre
 from hwreg.data.grid import centre_of, model_grid, resample
 from hwreg.data.nifti import Volume
-from hwreg.data.sampling import resample_affine, sample_at
+from hwreg.data.sampling import grid_sample_points, resample_affine, sample_at
 
 
 def _mapping(rng: np.random.Generator) -> np.ndarray:
@@ -71,3 +72,21 @@ def test_model_grid_resample_and_centre_match_scipy() -> None:
     ref = ndimage.affine_transform(data, m[:3, :3], m[:3, 3], grid.shape, order=1,
                                    mode="constant", cval=0, prefilter=False)
     np.testing.assert_allclose(resample(vol, None, grid, order=1), ref, atol=1e-3)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_points_equals_one_call(threads: int, mode: str) -> None:
+    """Split over threads (and a remainder), the values are those of one grid_sample call."""
+    rng = torch.Generator().manual_seed(0)
+    src = torch.rand(1, 2, 5, 6, 7, generator=rng)
+    grid = torch.rand(301, 3, generator=rng) * 2.4 - 1.2  # some points outside
+    want = functional.grid_sample(src, grid.view(1, 1, 1, -1, 3), mode=mode,
+                                  padding_mode="zeros", align_corners=True).view(2, -1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = grid_sample_points(src, grid, mode, "zeros")
+    finally:
+        torch.set_num_threads(before)
+    assert got.shape == (2, 301) and torch.equal(got, want)

@@ -197,8 +197,9 @@ def test_fifo_depths_file_and_force(package, tmp_path) -> None:
 
 def test_virtual_board_registration_is_exact(package, tmp_path) -> None:
     """DDF codes of the RTL (with back-pressure) = Brevitas; ``hwreg register --device
-    verilator`` writes the very files ``--device cpu`` writes."""
-    from hwreg.checkpoint import atomic_save
+    verilator`` writes the very files ``--device cpu`` writes (which runs the model file's
+    Brevitas-free inference form)."""
+    from hwreg.checkpoint import atomic_save, with_inference_form
     from hwreg.config import DataConfig
     from hwreg.export import brevitas_codes, random_codes
     from hwreg.run import RunConfig
@@ -212,8 +213,9 @@ def test_virtual_board_registration_is_exact(package, tmp_path) -> None:
     ref = brevitas_codes(model, x)[0]
     assert np.array_equal(codes, ref) and np.abs(ref).max() > 0
     model_file = tmp_path / "model.pt"
-    atomic_save(model_dict(RunConfig(data=DataConfig(grid_shape=grid, grid_spacing=4.0),
-                                     model=model.cfg), model, 0, {}), model_file)
+    atomic_save(with_inference_form(model_dict(
+        RunConfig(data=DataConfig(grid_shape=grid, grid_spacing=4.0), model=model.cfg),
+        model, 0, {})), model_file)
     rng = np.random.default_rng(0)
     fixed = write_nifti(tmp_path / "f.nii.gz", rng.uniform(0, 100, (21, 30, 17))
                         .astype(np.float32), np.diag([1.5, 1.2, 2.0, 1.0]))

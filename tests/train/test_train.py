@@ -10,9 +10,10 @@ import pytest
 import torch
 import yaml
 
-from hwreg.checkpoint import load_model, read_model_file
+from hwreg.checkpoint import load_for_inference, load_model, read_model_file
 from hwreg.config import DataConfig, to_dict
 from hwreg.errors import UserError
+from hwreg.inference import InferenceNet
 from hwreg.model import ModelConfig
 from hwreg.run import RunConfig, load_run_config
 from hwreg.train import train
@@ -44,6 +45,9 @@ def test_run_folder_and_checkpoint_round_trip(ibsr_dataset: Callable[..., Path],
     again, _, _ = load_model(path)
     x = torch.rand(1, 1, 8, 8, 8)
     assert torch.equal(model(x, x.flip(2)), again(x, x.flip(2)))
+    fast, _, _ = load_for_inference(path)  # a quantized model.pt holds its inference form
+    assert isinstance(fast, InferenceNet) == (bits is not None)
+    assert torch.equal(fast(x, x.flip(2)), model(x, x.flip(2)))
 
 
 def test_resume_continues_step_count(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:

@@ -93,6 +93,7 @@ REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
     "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
 P50 = "hwreg/models/demo-w4a4-p50.pt"
 BOARDS = R + "boards.json"
+FIFO_BOUND = R + "fifo_bound.json"
 SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
 V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
 V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
@@ -259,32 +260,47 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("(0.23 M in `bench_rtl.py --demo`;", RTL, lambda d: _get(d, "rows/2/sim_cycles_per_s")
           / 1e6, "{:.2f} M"),
     # FIFOs and the fit verdict (benchmarks/bench_boards.py)
-    *_board_row("ZCU104", "13,603 | 334 / 624 | 0 | 142 | 1.8 Mbit"),
-    *_board_row("KV260", "75,852 | 220 / 288 | 0 | 142 | 1.8 Mbit"),
-    *_board_row("Pynq-Z2", "26,852 | 300 / 280 | 0 | 142 | 1.8 Mbit"),
-    *_board_row("U250", "13,603 | 334 / 5376 | 0 | 142 | 1.8 Mbit"),
-    Claim("| ZCU104 | 13,603 | 334 / 624 | 0 | 142 | 1.8 Mbit | yes, 100.5 pairs/s |", BOARDS,
+    *_board_row("ZCU104", "12,857 | 336 / 624 | 0 | 142 | 1.4 Mbit"),
+    *_board_row("KV260", "66,535 | 244 / 288 | 0 | 142 | 1.4 Mbit"),
+    *_board_row("Pynq-Z2", "17,535 | 324 / 280 | 0 | 142 | 1.4 Mbit"),
+    *_board_row("U250", "12,857 | 336 / 5376 | 0 | 142 | 1.4 Mbit"),
+    Claim("| ZCU104 | 12,857 | 336 / 624 | 0 | 142 | 1.4 Mbit | yes, 100.5 pairs/s |", BOARDS,
           "boards/ZCU104/estimated_pairs_per_s", "{:.1f} pairs/s"),
     Claim("yes (skip FIFO in LUTRAM: 49 k LUT), 100.5 pairs/s", BOARDS,
           _k("boards/KV260/skips/0/LUT"), "{:.0f} k LUT"),
-    Claim("no: needs 300 BRAM_18K (20 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
+    Claim("no: needs 324 BRAM_18K (44 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
           "({} over)"),
-    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+    Claim("The layers alone read 8.1 k LUT and 244 BRAM_18K on every board", BOARDS,
           _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k LUT"),
-    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+    Claim("The layers alone read 8.1 k LUT and 244 BRAM_18K on every board", BOARDS,
           "boards/ZCU104/totals_layers/BRAM_18K", "{} BRAM_18K"),
     Claim("16 channels x 4 bits = 1.18 Mbit per pair) is the largest buffer: 80 BRAM_18K on "
           "ZCU104", BOARDS, "boards/ZCU104/skips/0/BRAM_18K", "{} BRAM_18K"),
     Claim("16 channels x 4 bits = 1.18 Mbit per pair)", BOARDS,
           lambda d: _get(d, "boards/ZCU104/skips/0/bits_per_pair") / 1e6, "{:.2f} Mbit"),
-    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           _k("boards/ZCU104/totals/LUT"), "{:.1f} k"),
-    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           lambda d: 100 * _get(d, "boards/ZCU104/totals/LUT") / _get(
               d, "boards/ZCU104/capacity/LUT"), "({:.0f} %)"),
-    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           lambda d: 100 * _get(d, "boards/ZCU104/totals/BRAM_18K") / _get(
               d, "boards/ZCU104/capacity/BRAM_18K"), "({:.0f} %)"),
+    # the analytic FIFO bound against a sizing simulation (benchmarks/bench_fifo_bound.py)
+    Claim("within the analytic bound (0 FIFOs below it), no probe FIFO saturated (0)",
+          FIFO_BOUND, lambda d: len(_get(d, "below")), "({} FIFOs below it)"),
+    Claim("within the analytic bound (0 FIFOs below it), no probe FIFO saturated (0)",
+          FIFO_BOUND, lambda d: len(_get(d, "saturated")), "saturated ({})"),
+    Claim("1.44 Mbit analytic vs 0.35 Mbit simulated", FIFO_BOUND,
+          lambda d: _get(d, "analytic_bits") / 1e6, "{:.2f} Mbit analytic"),
+    Claim("1.44 Mbit analytic vs 0.35 Mbit simulated", FIFO_BOUND,
+          lambda d: _get(d, "simulated_bits") / 1e6, "{:.2f} Mbit simulated"),
+    Claim("probe in 4,758,270 cycles (5,167,499 before)", FIFO_BOUND,
+          "probe_cycles_two_volumes", "{:,} cycles"),
+    Claim("probe in 4,758,270 cycles (5,167,499 before)", R + "fifo_bound_before.json",
+          "probe_cycles_two_volumes", "({:,} before)"),
+    Claim("its 31,232-entry probe FIFO", R + "fifo_bound_before.json",
+          "fifos/fifo_t_act_4/probe_depth", "{:,}-entry"),
     # compile: Yosys
     Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
           SYNTH, _k("layers/1/yosys/LUT"), "{:.1f} k"),

@@ -86,6 +86,12 @@ def _board_row(board: str, cells: str) -> list[Claim]:
             Claim(row, BOARDS, lambda d: _get(d, key + "fifo_bits") / 1e6, "{:.1f} Mbit")]
 
 
+def _layer_share(board: str, key: str) -> Callable[[Any], float]:
+    """Percent of ``board``'s ``key`` capacity that its layers (no FIFOs) take, boards.json."""
+    return lambda d: 100 * _get(d, f"boards/{board}/totals_layers/{key}") / _get(
+        d, f"boards/{board}/capacity/{key}")
+
+
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",
                                                           "_v3_models"))
 ACC, LEVERS = R + "accuracy.json", R + "levers_w4a4.json"
@@ -172,14 +178,14 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("correlates 0.65 with it at 14 mm (0.52 at 7 mm)", R + "ddf_recovery.json",
           "models/demo-w4a4/synthetic_max14mm/corr", "{:.2f} with"),
     Claim("same 74 k-weight `demo` network", P50, _k("sparsity/weights"), "{:.0f} k"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          "estimated_pairs_per_s", "{:.1f}"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          _k("resources/LUT"), "{:.1f} k"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          "resources/BRAM_18K", "{:.0f}"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          "resources/DSP", "{:.0f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          "boards/ZCU104/estimated_pairs_per_s", "{:.1f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          "boards/ZCU104/totals_layers/BRAM_18K", "{:.0f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          "boards/ZCU104/totals_layers/DSP", "{:.0f}"),
     # network speed vs SyN on the model grid
     Claim("| ANTs SyN (antspyx default `SyN`: affine + SyN) | 1.22 s | 0.385 |", REG,
           "ants/ants_seconds_mean", "{:.2f}"),
@@ -339,12 +345,12 @@ CLAIMS: tuple[Claim, ...] = (
           "{:.1f}"),
     Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE,
           lambda d: _get(d, "clock_MHz") / _get(d, "estimated_pairs_per_s"), "{:.2f} M"),
-    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
-          _pct("utilisation/LUT"), "({:.0f} %)"),
-    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
-          _pct("utilisation/BRAM_18K"), "({:.0f} %)"),
-    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
-          _pct("utilisation/DSP"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _layer_share("ZCU104", "LUT"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _layer_share("ZCU104", "BRAM_18K"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _layer_share("ZCU104", "DSP"), "({:.0f} %)"),
     Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,
           _k("per_mvau_style/hls/totals/LUT"), "{:.1f} k"),
     Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,

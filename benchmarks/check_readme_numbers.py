@@ -307,6 +307,12 @@ CLAIMS: tuple[Claim, ...] = (
           "probe_cycles_two_volumes", "({:,} before)"),
     Claim("its 31,232-entry probe FIFO", R + "fifo_bound_before.json",
           "fifos/fifo_t_act_4/probe_depth", "{:,}-entry"),
+    Claim("interval of 1,990,657 cycles between volumes vs FINN's slowest layer 1,990,656",
+          FIFO_BOUND, "l5_analytic/interval_cycles", "{:,} cycles"),
+    Claim("interval of 1,990,657 cycles between volumes vs FINN's slowest layer 1,990,656",
+          FIFO_BOUND, "l5_analytic/finn_max_layer_cycles", "layer {:,}"),
+    Claim("L5 with the analytic depths is exact", FIFO_BOUND,
+          lambda d: "exact" if _get(d, "l5_analytic/exact") else "not exact", "is {}"),
     # compile: Yosys
     Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
           SYNTH, _k("layers/1/yosys/LUT"), "{:.1f} k"),

@@ -8,7 +8,9 @@ one, then sizes its FIFOs by simulation (:func:`hwreg.rtl.stitch.size_fifos`: th
 accelerator under Verilator, input at the bottleneck rate, probe FIFOs at least as deep as the
 analytic bound) and writes, per FIFO, the analytic bound, the simulated depth and highest fill,
 the FIFOs where the bound is below the simulated depth (``below``, should be empty), those that
-reached their probe depth (``saturated``), the bits of both sizings, and the time taken.
+reached their probe depth (``saturated``), the bits of both sizings, and the time taken; then
+L5 with the build's (analytic) depths on one random pair (``l5_analytic``: exact, cycles of one
+volume, interval between two volumes back to back vs FINN's slowest layer).
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def main() -> None:
     from hwreg.compile.fifos import read_fifo_table
     from hwreg.compile.steps import finn_settings, hw_graph_path
     from hwreg.config import load_yaml
+    from hwreg.emulate import Levels, random_pairs
     from hwreg.rtl import harness
-    from hwreg.rtl.stitch import size_fifos
+    from hwreg.rtl.stitch import simulate_accelerator, size_fifos
 
     finn_settings()
     cfg = load_yaml(BuildConfig, args.build / "build_config.yaml")
@@ -67,6 +70,14 @@ def main() -> None:
         "in_period": probe["in_period"], "probe_cycles_two_volumes": probe["cycles"],
         "size_s": round(secs), "machine": "2 cores shared with other jobs, nice 10",
         "fifos": rows}
+    x = next(iter(random_pairs(tuple(cfg.grid_shape), 1, seed=4))).x
+    _, ctx3 = Levels(args.build).l3(x)
+    l5 = simulate_accelerator(model, ctx3, args.build / "bench_fifo_bound_l5",
+                              board_info(cfg.board).part, cfg.clock_ns,
+                              args.cache or harness.DEFAULT_CACHE,
+                              depths={n: f["depth"] for n, f in table["fifos"].items()})
+    result["l5_analytic"] = {k: l5[k] for k in ("exact", "cycles_one_volume", "interval_cycles",
+                                                "finn_max_layer_cycles", "fifo_bits")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "fifos"}))

@@ -86,6 +86,12 @@ def _board_row(board: str, cells: str) -> list[Claim]:
             Claim(row, BOARDS, lambda d: _get(d, key + "fifo_bits") / 1e6, "{:.1f} Mbit")]
 
 
+def _layer_share(board: str, key: str) -> Callable[[Any], float]:
+    """Percent of ``board``'s ``key`` capacity that its layers (no FIFOs) take, boards.json."""
+    return lambda d: 100 * _get(d, f"boards/{board}/totals_layers/{key}") / _get(
+        d, f"boards/{board}/capacity/{key}")
+
+
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",
                                                           "_v3_models"))
 ACC, LEVERS = R + "accuracy.json", R + "levers_w4a4.json"
@@ -93,6 +99,7 @@ REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
     "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
 P50 = "hwreg/models/demo-w4a4-p50.pt"
 BOARDS = R + "boards.json"
+FIFO_BOUND = R + "fifo_bound.json"
 SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
 V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
 V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
@@ -177,14 +184,14 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("correlates 0.65 with it at 14 mm (0.52 at 7 mm)", R + "ddf_recovery.json",
           "models/demo-w4a4/synthetic_max14mm/corr", "{:.2f} with"),
     Claim("same 74 k-weight `demo` network", P50, _k("sparsity/weights"), "{:.0f} k"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          "estimated_pairs_per_s", "{:.1f}"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          _k("resources/LUT"), "{:.1f} k"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          "resources/BRAM_18K", "{:.0f}"),
-    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 220 BRAM_18K, 142 DSP", COMPILE,
-          "resources/DSP", "{:.0f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          "boards/ZCU104/estimated_pairs_per_s", "{:.1f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          "boards/ZCU104/totals_layers/BRAM_18K", "{:.0f}"),
+    Claim("ZCU104 estimate 100.5 pairs/s, 8.1 k LUT, 244 BRAM_18K, 142 DSP", BOARDS,
+          "boards/ZCU104/totals_layers/DSP", "{:.0f}"),
     # network speed vs SyN on the model grid
     Claim("| ANTs SyN (antspyx default `SyN`: affine + SyN) | 1.22 s | 0.385 |", REG,
           "ants/ants_seconds_mean", "{:.2f}"),
@@ -265,32 +272,53 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("(0.23 M in `bench_rtl.py --demo`;", RTL, lambda d: _get(d, "rows/2/sim_cycles_per_s")
           / 1e6, "{:.2f} M"),
     # FIFOs and the fit verdict (benchmarks/bench_boards.py)
-    *_board_row("ZCU104", "13,603 | 334 / 624 | 0 | 142 | 1.8 Mbit"),
-    *_board_row("KV260", "75,852 | 220 / 288 | 0 | 142 | 1.8 Mbit"),
-    *_board_row("Pynq-Z2", "26,852 | 300 / 280 | 0 | 142 | 1.8 Mbit"),
-    *_board_row("U250", "13,603 | 334 / 5376 | 0 | 142 | 1.8 Mbit"),
-    Claim("| ZCU104 | 13,603 | 334 / 624 | 0 | 142 | 1.8 Mbit | yes, 100.5 pairs/s |", BOARDS,
+    *_board_row("ZCU104", "12,857 | 336 / 624 | 0 | 142 | 1.4 Mbit"),
+    *_board_row("KV260", "66,535 | 244 / 288 | 0 | 142 | 1.4 Mbit"),
+    *_board_row("Pynq-Z2", "17,535 | 324 / 280 | 0 | 142 | 1.4 Mbit"),
+    *_board_row("U250", "12,857 | 336 / 5376 | 0 | 142 | 1.4 Mbit"),
+    Claim("| ZCU104 | 12,857 | 336 / 624 | 0 | 142 | 1.4 Mbit | yes, 100.5 pairs/s |", BOARDS,
           "boards/ZCU104/estimated_pairs_per_s", "{:.1f} pairs/s"),
     Claim("yes (skip FIFO in LUTRAM: 49 k LUT), 100.5 pairs/s", BOARDS,
           _k("boards/KV260/skips/0/LUT"), "{:.0f} k LUT"),
-    Claim("no: needs 300 BRAM_18K (20 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
+    Claim("no: needs 324 BRAM_18K (44 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
           "({} over)"),
-    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+    Claim("The layers alone read 8.1 k LUT and 244 BRAM_18K on every board", BOARDS,
           _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k LUT"),
-    Claim("the same build read 8.1 k LUT and 220 BRAM_18K on every board", BOARDS,
+    Claim("The layers alone read 8.1 k LUT and 244 BRAM_18K on every board", BOARDS,
           "boards/ZCU104/totals_layers/BRAM_18K", "{} BRAM_18K"),
     Claim("16 channels x 4 bits = 1.18 Mbit per pair) is the largest buffer: 80 BRAM_18K on "
           "ZCU104", BOARDS, "boards/ZCU104/skips/0/BRAM_18K", "{} BRAM_18K"),
     Claim("16 channels x 4 bits = 1.18 Mbit per pair)", BOARDS,
           lambda d: _get(d, "boards/ZCU104/skips/0/bits_per_pair") / 1e6, "{:.2f} Mbit"),
-    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           _k("boards/ZCU104/totals/LUT"), "{:.1f} k"),
-    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           lambda d: 100 * _get(d, "boards/ZCU104/totals/LUT") / _get(
               d, "boards/ZCU104/capacity/LUT"), "({:.0f} %)"),
-    Claim("| 13.6 k LUT (6 %), 334 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
           lambda d: 100 * _get(d, "boards/ZCU104/totals/BRAM_18K") / _get(
               d, "boards/ZCU104/capacity/BRAM_18K"), "({:.0f} %)"),
+    # the analytic FIFO bound against a sizing simulation (benchmarks/bench_fifo_bound.py)
+    Claim("within the analytic bound (0 FIFOs below it), no probe FIFO saturated (0)",
+          FIFO_BOUND, lambda d: len(_get(d, "below")), "({} FIFOs below it)"),
+    Claim("within the analytic bound (0 FIFOs below it), no probe FIFO saturated (0)",
+          FIFO_BOUND, lambda d: len(_get(d, "saturated")), "saturated ({})"),
+    Claim("1.44 Mbit analytic vs 0.35 Mbit simulated", FIFO_BOUND,
+          lambda d: _get(d, "analytic_bits") / 1e6, "{:.2f} Mbit analytic"),
+    Claim("1.44 Mbit analytic vs 0.35 Mbit simulated", FIFO_BOUND,
+          lambda d: _get(d, "simulated_bits") / 1e6, "{:.2f} Mbit simulated"),
+    Claim("probe in 4,758,270 cycles (5,167,499 before)", FIFO_BOUND,
+          "probe_cycles_two_volumes", "{:,} cycles"),
+    Claim("probe in 4,758,270 cycles (5,167,499 before)", R + "fifo_bound_before.json",
+          "probe_cycles_two_volumes", "({:,} before)"),
+    Claim("its 31,232-entry probe FIFO", R + "fifo_bound_before.json",
+          "fifos/fifo_t_act_4/probe_depth", "{:,}-entry"),
+    Claim("interval of 1,990,657 cycles between volumes vs FINN's slowest layer 1,990,656",
+          FIFO_BOUND, "l5_analytic/interval_cycles", "{:,} cycles"),
+    Claim("interval of 1,990,657 cycles between volumes vs FINN's slowest layer 1,990,656",
+          FIFO_BOUND, "l5_analytic/finn_max_layer_cycles", "layer {:,}"),
+    Claim("L5 with the analytic depths is exact", FIFO_BOUND,
+          lambda d: "exact" if _get(d, "l5_analytic/exact") else "not exact", "is {}"),
     # compile: Yosys
     Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
           SYNTH, _k("layers/1/yosys/LUT"), "{:.1f} k"),
@@ -329,12 +357,12 @@ CLAIMS: tuple[Claim, ...] = (
           "{:.1f}"),
     Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE,
           lambda d: _get(d, "clock_MHz") / _get(d, "estimated_pairs_per_s"), "{:.2f} M"),
-    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
-          _pct("utilisation/LUT"), "({:.0f} %)"),
-    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
-          _pct("utilisation/BRAM_18K"), "({:.0f} %)"),
-    Claim("| 8.1 k LUT (4 %), 220 BRAM_18K (35 %), 0 URAM, 142 DSP (8 %) |", COMPILE,
-          _pct("utilisation/DSP"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _layer_share("ZCU104", "LUT"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _layer_share("ZCU104", "BRAM_18K"), "({:.0f} %)"),
+    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
+          _layer_share("ZCU104", "DSP"), "({:.0f} %)"),
     Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,
           _k("per_mvau_style/hls/totals/LUT"), "{:.1f} k"),
     Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,

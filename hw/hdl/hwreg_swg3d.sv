@@ -11,7 +11,10 @@
 // next pixel would overwrite the oldest pixel a current or later output voxel needs (the start
 // of the window's first row; of its first plane while the next output plane starts at the same
 // clipped input plane); the reader waits until the newest pixel it needs is written. L must be
-// >= (K-1)*H*W + K*W (the generator rounds that up to a power of two). Volumes follow each other
+// >= (K-1)*H*W + K*W; for the reader never to wait on a pixel the writer was not allowed to write
+// (at row, plane and volume ends; a stride-S generator frees one input plane per output plane
+// but needs S new ones), L >= ConvolutionInputGenerator3D_hwreg.buffer_span(), about (K+S-2)
+// planes (the generator rounds that up to a power of two). Volumes follow each other
 // in the buffer: the writer starts the next volume as soon as it has written this one (while the
 // reader finishes), so back-to-back volumes stream without a bubble.
 // Python reference: hwreg/compile/ops/window3d.py (im2col3d).

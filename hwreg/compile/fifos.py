@@ -10,7 +10,7 @@ FIFO depths come from the build step ``step_set_fifo_depths`` (:mod:`hwreg.compi
   size_fifos`) with deep FIFOs and its input fed at the bottleneck layer's rate; each FIFO gets
   its highest fill + 1, rounded up (:func:`round_depth`);
 - ``analytic``: :func:`analytic_depths`, a bound from each edge's production and
-  consumption pattern, no simulation, including the plane-level backlog of strided window
+  consumption pattern, no simulation, including the row- and plane-level backlog of window
   generators and upsamples (:func:`schedule_backlog`); checked against simulation on the
   tiny nets (``tests/rtl/test_fifo_sizing.py``) and by ``benchmarks/bench_fifo_bound.py``.
 
@@ -116,11 +116,10 @@ def _group(folded: tuple[int, ...]) -> int:
 
 
 def _buffer_beats(op_type: str, inst: Any) -> int:
-    """Input beats held by a plane-buffering consumer: a window generator's buffer span
-    (``(K-1)`` planes and ``K`` rows), two input planes of an upsample; 0 for other ops."""
-    if op_type == WINDOW_OP:
-        (_, h, w), _, k, _, _ = inst._geom()
-        return ((k - 1) * h * w + k * w) * _group(inst.get_folded_input_shape(0))
+    """Input beats held by a plane-buffering consumer that stops taking input while it drains
+    them: two input planes of an upsample; 0 for other ops (a window generator's writer keeps
+    taking input while its reader drains the buffer, one volume ahead; what its buffer cannot
+    absorb is its :func:`schedule_backlog`)."""
     if op_type == UPSAMPLE_OP:
         _, h, w = inst._dims()
         return 2 * h * w * _group(inst.get_folded_input_shape(0))
@@ -130,15 +129,15 @@ def _buffer_beats(op_type: str, inst: Any) -> int:
 def schedule_backlog(producer_op: str | None, pinst: Any, consumer_op: str, cinst: Any,
                      beats: int) -> int:
     """Beats of a stream (``beats`` per volume) that pile up in its FIFO because producer and
-    consumer move whole planes at different times, when every layer keeps the bottleneck's
-    rate (the input throttled to it, as in the sizing simulation):
+    consumer move whole rows and planes at different times, when every layer keeps the
+    bottleneck's rate (the input throttled to it, as in the sizing simulation):
 
-    - into a window generator of stride ``s`` > 1: within one output plane its buffer (a
-      sliding span over the raster) advances by ``s`` input rows per output row, ``H`` rows in
-      all, one input plane, while ``s`` input planes arrive in the same time; the other
-      ``s - 1`` planes wait in the FIFO until the next output plane frees them at once:
-      ``(s - 1) H W`` pixels (on the demo network this backlog, 7.4 % of a volume at level 0,
-      is what a FIFO sized without it pushed back onto the FIFOs before it);
+    - into a window generator: the input pixels its buffer cannot absorb while its reader
+      lags the input (:meth:`~hwreg.compile.ops.window3d.ConvolutionInputGenerator3D_hwreg.
+      input_backlog`: exact for its schedule, 0 on every generator of the demo network since
+      the buffer holds :meth:`~hwreg.compile.ops.window3d.ConvolutionInputGenerator3D_hwreg.
+      buffer_span`, the ``(K+s-2)`` planes a stride-``s`` generator needs to go from one
+      output plane to the next without starving its consumer);
     - out of an upsample (x2): it emits output plane ``2p`` while input plane ``p`` arrives,
       then output plane ``2p + 1`` (and each odd row) from its buffer as fast as the FIFO
       takes it, while the consumer takes it at the bottleneck's rate: one output plane and
@@ -147,9 +146,8 @@ def schedule_backlog(producer_op: str | None, pinst: Any, consumer_op: str, cins
     In beats of the stream (the producer's beats per pixel); 0 for other edges."""
     backlog = 0
     if consumer_op == WINDOW_OP:
-        (d, h, w), _, _, s, _ = cinst._geom()
-        if s > 1:
-            backlog += (s - 1) * h * w * (beats // (d * h * w))
+        (d, h, w), _, _, _, _ = cinst._geom()
+        backlog += cinst.input_backlog() * (beats // (d * h * w))
     if producer_op == UPSAMPLE_OP:
         d, h, w = (2 * n for n in pinst._dims())
         backlog += (h * w + w) * (beats // (d * h * w))
@@ -218,17 +216,21 @@ def analytic_depths(model: ModelWrapper) -> dict[str, int]:
       the fork, waits for the decoder branch; that branch cannot lag by more than the whole
       tensor: ``beats`` + :func:`linear_need` on the skip side, :func:`linear_need` on the
       late side (a join whose inputs both come through layers gets the tensor on both);
-    - into a plane-buffering consumer (window generator, upsample): it stalls at most while
-      the windows or copies of its buffered planes drain, during which its producer
-      delivers at most one buffer's worth: its buffer in beats + :func:`linear_need`;
+    - into an upsample: it stops taking input while the copies of its buffered planes
+      drain, during which its producer delivers at most one buffer's worth: its buffer in
+      beats + :func:`linear_need`;
     - any other edge: :func:`linear_need`;
-    - plus, on every edge, the backlog of the plane-level schedules of a strided window
+    - plus, on every edge, the backlog of the row- and plane-level schedules of a window
       generator (consumer) or an upsample (producer): :func:`schedule_backlog`.
 
-    The bound assumes every layer sustains FINN's cycle estimate on average (the sizing
-    simulation throttles its input to the slowest layer's estimate; L5 measured the demo's
-    interval at the estimate + 1 cycle); a layer slower than that builds a backlog that grows
-    with the volume and that no depth covers.
+    The bound assumes every layer sustains FINN's cycle estimate on average and streams
+    arrive at the bottleneck's steady rate give or take the beat-group bursts of
+    :func:`linear_need` (the sizing simulation throttles its input to the slowest layer's
+    estimate; L5 measured the demo's interval at the estimate + 1 cycle); a layer slower
+    than that builds a backlog that grows with the volume and that no depth covers (as the
+    stride-2 window generators did with a buffer of ``(K-1)`` planes + ``K`` rows: their
+    consumer waited ~1,200 input pixels at each output plane, ``benchmarks/results/
+    fifo_bound_before.json``).
     """
     caps = probe_caps(model)
     edges = stream_edges(model)

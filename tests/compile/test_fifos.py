@@ -153,12 +153,15 @@ def test_analytic_bounds_cover_window_caps_and_joins(tiny_build) -> None:
         assert bound[e.fifo] >= 2
         if e.skip:  # a whole tensor: the skip can wait for the whole decoder branch
             assert bound[e.fifo] >= e.beats
-        # the plane-level schedules: a stride-2 window generator leaves one input plane waiting
-        # in front of it, an upsample runs one output plane + row ahead of its consumer
+        # the row- and plane-level schedules: a window generator's buffer holds the planes a
+        # stride-2 schedule needs (nothing waits in front of it), an upsample runs one output
+        # plane + row ahead of its consumer
         if e.consumer_op == WINDOW_OP:
-            (d, h, w), _, _, s, _ = getCustomOp(model.get_node_from_name(e.consumer))._geom()
+            gen = getCustomOp(model.get_node_from_name(e.consumer))
+            (d, h, w), _, k, s, _ = gen._geom()
             strided += s > 1
-            assert e.schedule_backlog >= (s - 1) * h * w * (e.beats // (d * h * w))
+            assert gen.buffer_pixels() >= gen.buffer_span() >= (k + s - 2) * h * w
+            assert e.schedule_backlog >= gen.input_backlog() * (e.beats // (d * h * w))
         if e.producer_op == UPSAMPLE_OP:
             assert e.schedule_backlog > 0
         assert bound[e.fifo] >= e.consumer_buffer + e.schedule_backlog

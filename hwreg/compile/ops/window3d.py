@@ -17,6 +17,7 @@ Not named ``Im2Col``: FINN's ``InferConvInpGen`` matches that op type in any dom
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -151,12 +152,61 @@ class ConvolutionInputGenerator3D_hwreg(HWCustomOp):
         read = n_in * c // self._in_simd()
         return int(max(read, self.get_number_output_values()))
 
-    def buffer_pixels(self) -> int:
-        """Pixels held by the window buffer: ``(K-1)*H*W + K*W`` (window planes and rows from
-        the start of the first row) rounded up to a power of two (the RTL's circular buffer)."""
+    def reader_schedule(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per output voxel, in stream order, over two volumes back to back (the second's pixel
+        indices offset by ``D*H*W``): ``(newest, need)``, the newest input pixel its window
+        reads and the oldest pixel the RTL keeps while on it (the start of its window's first
+        row, or first plane when the next output plane starts at the same clipped plane:
+        ``need_lo`` of ``hdl/hwreg_swg3d.sv``), both as linear pixel indices. Shapes
+        ``(2*OD*OH*OW,)``."""
+        (d, h, w), _, k, s, p = self._geom()
+        od_n, oh_n, ow_n = self.get_ofm_dim()
+        od, oh, ow = np.meshgrid(np.arange(od_n), np.arange(oh_n), np.arange(ow_n),
+                                 indexing="ij")  # (OD, OH, OW): voxel raster order
+        bd, bh, bw = od * s - p, oh * s - p, ow * s - p
+        newest = (np.minimum(bd + k - 1, d - 1) * h * w + np.minimum(bh + k - 1, h - 1) * w
+                  + np.minimum(bw + k - 1, w - 1)).ravel()
+        lo_d, lo_h = np.maximum(bd, 0) * h * w, np.maximum(bh, 0) * w
+        keep = (od < od_n - 1) & (np.maximum(bd + s, 0) * h * w == lo_d)
+        need = np.where(keep, lo_d, lo_d + lo_h).ravel()
+        npix = d * h * w
+        return (np.concatenate([newest, newest + npix]).astype(np.int64),
+                np.concatenate([need, need + npix]).astype(np.int64))
+
+    def buffer_span(self) -> int:
+        """Pixels the buffer must hold so that the reader never waits for a pixel the writer
+        was not allowed to write: over every pair of consecutive output voxels (row, plane and
+        volume ends included) the next window's newest pixel minus the oldest pixel kept for
+        the current one, + 1; at least ``(K-1)*H*W + K*W``. A stride-``s`` generator frees
+        only one input plane per output plane but needs ``s`` new ones before the next plane's
+        first window: about ``(K+s-2)`` planes."""
         (_, h, w), _, k, _, _ = self._geom()
-        span = (k - 1) * h * w + k * w
-        return 1 << max(1, (span - 1).bit_length())
+        newest, need = self.reader_schedule()
+        return max((k - 1) * h * w + k * w, int(np.max(newest[1:] - need[:-1])) + 1)
+
+    def buffer_pixels(self) -> int:
+        """Pixels held by the window buffer: :meth:`buffer_span` rounded up to a power of two
+        (the RTL's circular buffer)."""
+        return 1 << max(1, (self.buffer_span() - 1).bit_length())
+
+    def input_backlog(self) -> int:
+        """Input pixels that can wait in front of the generator (beyond handshake bursts)
+        when its output is taken no slower than the input arrives on average and the input
+        arrives at a steady rate, one pixel per ``T`` cycles (the bottleneck rate): its output
+        consumer then takes a voxel at most every ``rho*T`` cycles, ``rho = D*H*W /
+        (OD*OH*OW)``, so the reader issues voxel ``v`` at ``r(v) = max(a(newest(v)), r(v-1)
+        + rho*T)`` and lags the arrival of ``newest(v)`` by ``lag(v) = max_{u<=v} rho*(v-u) -
+        (newest(v) - newest(u))`` pixels (Lindley's recursion). The writer takes every
+        arrived pixel up to ``need + L`` (``L`` = :meth:`buffer_pixels` >= :meth:`buffer_span`,
+        so the reader never waits for the writer), and while the reader is on ``v`` at most
+        ``newest(v) + 1 + lag(v)`` pixels have arrived: the input FIFO holds at most
+        ``max_v newest(v) + 1 + lag(v) - need(v) - L`` pixels, 0 when the buffer absorbs it."""
+        newest, need = self.reader_schedule()
+        rho = self.get_normal_input_shape()[0] / int(np.prod(self.get_ofm_dim()))
+        g = rho * np.arange(len(newest)) - newest
+        lag = g - np.minimum.accumulate(g)
+        over = np.max(newest + 1 + lag - need) - self.buffer_pixels()
+        return max(0, math.ceil(over))
 
     def _buffer(self) -> tuple[int, int]:
         """(width_bits, depth) of one buffer bank: one word per input beat."""

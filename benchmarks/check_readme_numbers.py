@@ -93,6 +93,9 @@ REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
     "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
 P50 = "hwreg/models/demo-w4a4-p50.pt"
 BOARDS = R + "boards.json"
+FIT, BIT = R + "ecp5_fit.json", R + "bitstream.json"
+FIT_ROW = ("it fits: 39,195 LUT4 (47 %), 146 EBR (70 %), 106 MULT18X18D (68 %), 32.2 pairs/s "
+           "at 100 MHz")
 SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
 V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
 V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
@@ -318,6 +321,22 @@ CLAIMS: tuple[Claim, ...] = (
           lambda d: "{}-{} LUT".format(*_span(g["yosys"]["LUT"] for g in _windows(d))), "{}"),
     Claim("the eight window generators take 835-1408 LUT, 331-363 FF, no DSP", SYNTH,
           lambda d: "{}-{} FF".format(*_span(g["yosys"]["FF"] for g in _windows(d))), "{}"),
+    # ECP5: the largest demo-family build that fits (benchmarks/bench_ecp5_fit.py)
+    Claim("100, 50, 25 pairs/s need 343, 300, 218 EBR of the 208", FIT,
+          lambda d: ", ".join(str(r["totals"]["BRAM_18K"]) for r in d["builds"][:3]), "{}"),
+    Claim("On a 40x48x40 grid, folded for 25 pairs/s", FIT,
+          lambda d: "{}x{}x{} grid, folded for {:g}".format(
+              *_get(d, "largest_fitting/grid"), _get(d, "largest_fitting/target_fps")), "{}"),
+    Claim(FIT_ROW, FIT, "largest_fitting/totals/LUT", "{:,} LUT4"),
+    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/LUT") / _get(
+        d, "largest_fitting/capacity/LUT"), "({:.0f} %)"),
+    Claim(FIT_ROW, FIT, "largest_fitting/totals/BRAM_18K", "{} EBR"),
+    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/BRAM_18K") / _get(
+        d, "largest_fitting/capacity/BRAM_18K"), "({:.0f} %)"),
+    Claim(FIT_ROW, FIT, "largest_fitting/totals/DSP", "{}"),
+    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/DSP") / _get(
+        d, "largest_fitting/capacity/DSP"), "({:.0f} %)"),
+    Claim(FIT_ROW, FIT, "largest_fitting/estimated_pairs_per_s", "{:.1f} pairs/s"),
     # compile: bench_compile.py
     Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE, "estimated_pairs_per_s",
           "{:.1f}"),

@@ -86,6 +86,19 @@ def _board_row(board: str, cells: str) -> list[Claim]:
             Claim(row, BOARDS, lambda d: _get(d, key + "fifo_bits") / 1e6, "{:.1f} Mbit")]
 
 
+def _bit_row(key: str, row: str) -> list[Claim]:
+    """A row of the ECP5 bitstream table: ``bitstream.json``'s ``key`` run (LUT4, FF, EBR,
+    MULT18X18D used, Fmax, Yosys and nextpnr seconds)."""
+    use = f"{key}/utilisation/"
+    return [Claim(row, BIT, use + "LUT/used", "| {:,} |"),
+            Claim(row, BIT, use + "FF/used", "| {:,} |"),
+            Claim(row, BIT, use + "BRAM_18K/used", "| {} |"),
+            Claim(row, BIT, use + "DSP/used", "| {} |"),
+            Claim(row, BIT, key + "/fmax_MHz", "{:.1f} MHz"),
+            Claim(row, BIT, key + "/yosys_s", "| {:.0f} s |"),
+            Claim(row, BIT, key + "/nextpnr_s", "| {:.0f} s |")]
+
+
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",
                                                           "_v3_models"))
 ACC, LEVERS = R + "accuracy.json", R + "levers_w4a4.json"
@@ -337,6 +350,13 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/DSP") / _get(
         d, "largest_fitting/capacity/DSP"), "({:.0f} %)"),
     Claim(FIT_ROW, FIT, "largest_fitting/estimated_pairs_per_s", "{:.1f} pairs/s"),
+    # ECP5 bitstreams of the tiny network (benchmarks/bench_bitstream.py)
+    *_bit_row("tiny", "| 24,545 | 4,352 | 23 | 21 | 39.5 MHz (100): missed, no .bit "
+                      "| 528 s | 2734 s |"),
+    *_bit_row("tiny_40", "| 23,720 | 4,230 | 24 | 19 | 39.7 MHz (40): missed, no .bit "
+                         "| 867 s | 1650 s |"),
+    *(Claim("| same network, hwreg's estimate (LUT6 x 3, FIFOs counted) | 18,351 | - | 13 | 19 |",
+            BIT, f"tiny_40/estimate/{k}", "| {:,} |") for k in ("LUT", "BRAM_18K", "DSP")),
     # compile: bench_compile.py
     Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE, "estimated_pairs_per_s",
           "{:.1f}"),

@@ -89,14 +89,10 @@ def _board_row(board: str, cells: str) -> list[Claim]:
 def _bit_row(key: str, row: str) -> list[Claim]:
     """A row of the ECP5 bitstream table: ``bitstream.json``'s ``key`` run (LUT4, FF, EBR,
     MULT18X18D used, Fmax, Yosys and nextpnr seconds)."""
-    use = f"{key}/utilisation/"
-    return [Claim(row, BIT, use + "LUT/used", "| {:,} |"),
-            Claim(row, BIT, use + "FF/used", "| {:,} |"),
-            Claim(row, BIT, use + "BRAM_18K/used", "| {} |"),
-            Claim(row, BIT, use + "DSP/used", "| {} |"),
-            Claim(row, BIT, key + "/fmax_MHz", "{:.1f} MHz"),
-            Claim(row, BIT, key + "/yosys_s", "| {:.0f} s |"),
-            Claim(row, BIT, key + "/nextpnr_s", "| {:.0f} s |")]
+    fields = {"utilisation/LUT/used": "| {:,} |", "utilisation/FF/used": "| {:,} |",
+              "utilisation/BRAM_18K/used": "| {} |", "utilisation/DSP/used": "| {} |",
+              "fmax_MHz": "{:.1f} MHz", "yosys_s": "| {:.0f} s |", "nextpnr_s": "| {:.0f} s |"}
+    return [Claim(row, BIT, f"{key}/{path}", fmt) for path, fmt in fields.items()]
 
 
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",

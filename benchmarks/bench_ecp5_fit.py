@@ -8,7 +8,7 @@ build whose estimate fits (FIFOs and width converters counted, ECP5 units: LUT4,
 MULT18X18D). Each row: the estimate's totals, layers and FIFOs apart, what is over capacity,
 pairs/s. Minutes per build on 2 loaded cores.
 
-Usage: ``python benchmarks/bench_ecp5_fit.py [--mhz 100] [--out
+Usage (part of ``make bench``): ``python benchmarks/bench_ecp5_fit.py [--mhz 100] [--out
 benchmarks/results/ecp5_fit.json]``.
 """
 

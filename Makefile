@@ -47,6 +47,7 @@ bench: install .venv-ants/.installed $(DATA)/hwreg_dataset.json
 	$(BIN)/python benchmarks/bench_realbrain.py --out benchmarks/results/realbrain.json
 	$(BIN)/python benchmarks/bench_compile.py
 	$(BIN)/python benchmarks/bench_boards.py --out benchmarks/results/boards.json
+	$(BIN)/python benchmarks/bench_ecp5_fit.py --out benchmarks/results/ecp5_fit.json
 
 clean:
 	rm -rf $(VENV) .venv-ants runs build .pytest_cache .ruff_cache

@@ -4,8 +4,11 @@ ecppack) on the ULX3S-85F (LFE5U-85F-6BG381C), no vendor tool.
 1. ``link``: the board top with a loopback accelerator (PLL, UART host link, a 16-bit FIFO) at
    ``--mhz``: what the host link alone costs and how fast it runs.
 2. ``tiny``: the tiny W4A4 network (``random:tiny:w4a4``, 8x8x8 grid), built for the ULX3S-85F
-   at ``--mhz`` (``hwreg build``), then ``hwreg bitstream``: Fmax, pairs/s at Fmax, LUT/FF/EBR/
-   DSP used vs the build's estimate, Yosys/nextpnr times - or why it did not get through.
+   at ``--mhz`` (``hwreg build``), folded as for 1000 pairs/s at ``--fold-mhz`` (default
+   ``--mhz``; the same cycles per pair at any clock), then ``hwreg bitstream``: Fmax, pairs/s at
+   Fmax, LUT/FF/EBR/DSP used vs the build's estimate, Yosys/nextpnr times - or why it did not
+   get through. ``--as KEY`` stores it under another key (``tiny_met``: the same network at a
+   clock it meets, after ``tiny`` missed its target).
 3. ``lut_ratio``: the LUT4s per LUT6 behind the ECP5 estimates (``BoardInfo.from_finn``): every
    layer of the tiny build but the MVAUs (whose multipliers map to DSPs differently on the two
    families), with hwreg's RTL, synthesised with ``synth_xilinx -family xc7`` and
@@ -13,12 +16,12 @@ ecppack) on the ULX3S-85F (LFE5U-85F-6BG381C), no vendor tool.
 4. ``too_big`` (``--too-big``): a 72 x 65536 FIFO behind the link, which needs 257 of the 208
    EBRs: the error nextpnr's numbers give.
 
-Usage: ``python benchmarks/bench_bitstream.py [--mhz 100] [--too-big] [--build DIR]
-[--bitstream DIR] [--out benchmarks/results/bitstream.json]`` (``--build``: an existing tiny
-build for the board, made as step 2 makes it, instead of building it again; ``--bitstream``: the
-output folder of a finished ``hwreg bitstream --build <that build>`` run, whose
-``bitstream.json`` is taken instead of running the flow again - nextpnr alone takes tens of
-minutes on a loaded 2-core machine).
+Usage: ``python benchmarks/bench_bitstream.py [--mhz 100] [--too-big] [--build DIR] [--bitstream
+DIR] [--only-tiny] [--fold-mhz F] [--as KEY] [--out benchmarks/results/bitstream.json]``
+(``--build``: an existing tiny build for the board, made as step 2 makes it, instead of building
+it again; ``--bitstream``: the output folder of a finished ``hwreg bitstream --build <that
+build>`` run, whose ``bitstream.json`` is taken instead of running the flow again - nextpnr
+alone takes tens of minutes on a loaded 2-core machine).
 """
 
 from __future__ import annotations
@@ -68,13 +71,14 @@ def link_design(work: Path, mhz: float, width: int = 16, addr_bits: int = 4) -> 
     return _trim(r)
 
 
-def tiny_build(work: Path, mhz: float) -> Path:
-    """The tiny network built for the board at ``mhz``."""
+def tiny_build(work: Path, mhz: float, fold_mhz: float) -> Path:
+    """The tiny network built for the board at ``mhz``, folded as for 1000 pairs/s at
+    ``fold_mhz`` (FINN folds for cycles per pair: clock / target pairs/s)."""
     grid = (8, 8, 8)
     model = random_model("tiny", 4, 4, head_level=0, seed=0, grid=grid)
     out = work / "tiny_ulx3s"
     export_checked(model, grid, out / "export.onnx")
-    build(out / "export.onnx", BuildConfig(grid_shape=grid, target_fps=1000.0,
+    build(out / "export.onnx", BuildConfig(grid_shape=grid, target_fps=1000.0 * mhz / fold_mhz,
                                            mvau_style=MvauStyle.rtl, board=BOARD,
                                            clock_ns=1000.0 / mhz), out)
     return out
@@ -130,13 +134,20 @@ def main() -> None:
                     help="a finished `hwreg bitstream` run of that build (its bitstream.json)")
     ap.add_argument("--only-tiny", action="store_true",
                     help="keep the other parts of an existing --out; redo only the tiny step")
+    ap.add_argument("--fold-mhz", type=float,
+                    help="fold the tiny network as for 1000 pairs/s at this clock (default --mhz)")
+    ap.add_argument("--as", dest="key", default="tiny",
+                    help="results key of the tiny step (default tiny; e.g. tiny_met)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/bitstream.json"))
     args = ap.parse_args()
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
                               "board": BOARD.value, "part": board_info(BOARD).part,
                               "target_MHz": args.mhz}
+    if args.key != "tiny" and not args.only_tiny:
+        ap.error("--as: only with --only-tiny (the other steps belong to the tiny key)")
     if args.only_tiny:
-        result = {**json.loads(args.out.read_text()), **result}
+        old = json.loads(args.out.read_text())
+        result = {**old, **result} if args.key == "tiny" else old
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:  # after every step: a long run leaves what it measured
@@ -149,8 +160,9 @@ def main() -> None:
             save()
             print("link:", result["link"], flush=True)
         t0 = time.perf_counter()
-        b = args.build or tiny_build(work, args.mhz)
-        result["tiny_build_s"] = None if args.build else round(time.perf_counter() - t0, 1)
+        b = args.build or tiny_build(work, args.mhz, args.fold_mhz or args.mhz)
+        if args.key == "tiny":
+            result["tiny_build_s"] = None if args.build else round(time.perf_counter() - t0, 1)
         if not args.only_tiny:
             result["lut_ratio"] = lut_ratio(b, work / "ratio")
             save()
@@ -158,25 +170,25 @@ def main() -> None:
             result["too_big"] = link_design(work / "big", args.mhz, 72, 16)
             save()
         perf = json.loads((b / "report" / "estimate_network_performance.json").read_text())
-        result["tiny_estimate"] = {k: perf[k] for k in ("totals", "totals_layers",
-                                                         "totals_fifos", "bottleneck_cycles",
-                                                         "estimated_pairs_per_s")}
+        result[f"{args.key}_estimate"] = {k: perf[k] for k in (
+            "totals", "totals_layers", "totals_fifos", "bottleneck_cycles",
+            "estimated_pairs_per_s")}
         try:
             t0 = time.perf_counter()
             if args.bitstream:
                 while not (args.bitstream / "bitstream.json").is_file():
                     time.sleep(30)  # a run still in progress
-                result["tiny"] = _trim(json.loads((args.bitstream / "bitstream.json")
-                                                  .read_text()))
-                result["tiny"]["from"] = f"hwreg bitstream --out {args.bitstream}"
+                result[args.key] = _trim(json.loads((args.bitstream / "bitstream.json")
+                                                    .read_text()))
+                result[args.key]["from"] = f"hwreg bitstream --out {args.bitstream}"
             else:
-                result["tiny"] = _trim(bitstream_build(b, work / "tiny_bit"))
-                result["tiny"]["flow_s"] = round(time.perf_counter() - t0, 1)
+                result[args.key] = _trim(bitstream_build(b, work / "tiny_bit"))
+                result[args.key]["flow_s"] = round(time.perf_counter() - t0, 1)
         except (BitstreamError, UserError) as e:
-            result["tiny"] = {"error": str(e)}
+            result[args.key] = {"error": str(e)}
             if isinstance(e, BitstreamError):
-                result["tiny"].update(_trim(e.result))
-        print("tiny:", result["tiny"], flush=True)
+                result[args.key].update(_trim(e.result))
+        print(f"{args.key}:", result[args.key], flush=True)
     save()
     print(json.dumps({k: v for k, v in result.items() if k != "lut_ratio"}, indent=1)[:3000])
 

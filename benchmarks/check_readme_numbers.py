@@ -92,6 +92,15 @@ def _layer_share(board: str, key: str) -> Callable[[Any], float]:
         d, f"boards/{board}/capacity/{key}")
 
 
+def _bit_row(key: str, row: str) -> list[Claim]:
+    """A row of the ECP5 bitstream table: ``bitstream.json``'s ``key`` run (LUT4, FF, EBR,
+    MULT18X18D used, Fmax, Yosys and nextpnr seconds)."""
+    fields = {"utilisation/LUT/used": "| {:,} |", "utilisation/FF/used": "| {:,} |",
+              "utilisation/BRAM_18K/used": "| {} |", "utilisation/DSP/used": "| {} |",
+              "fmax_MHz": "{:.1f} MHz", "yosys_s": "| {:.0f} s |", "nextpnr_s": "| {:.0f} s |"}
+    return [Claim(row, BIT, f"{key}/{path}", fmt) for path, fmt in fields.items()]
+
+
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",
                                                           "_v3_models"))
 ACC, LEVERS = R + "accuracy.json", R + "levers_w4a4.json"
@@ -100,6 +109,9 @@ REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
 P50 = "hwreg/models/demo-w4a4-p50.pt"
 BOARDS = R + "boards.json"
 FIFO_BOUND = R + "fifo_bound.json"
+FIT, BIT = R + "ecp5_fit.json", R + "bitstream.json"
+FIT_ROW = ("it fits: 39,195 LUT4 (47 %), 146 EBR (70 %), 106 MULT18X18D (68 %), 32.2 pairs/s "
+           "at 100 MHz")
 SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
 V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
 V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
@@ -352,6 +364,40 @@ CLAIMS: tuple[Claim, ...] = (
           lambda d: "{}-{} LUT".format(*_span(g["yosys"]["LUT"] for g in _windows(d))), "{}"),
     Claim("the eight window generators take 835-1408 LUT, 331-363 FF, no DSP", SYNTH,
           lambda d: "{}-{} FF".format(*_span(g["yosys"]["FF"] for g in _windows(d))), "{}"),
+    # ECP5: the largest demo-family build that fits (benchmarks/bench_ecp5_fit.py)
+    Claim("100, 50, 25 pairs/s need 343, 300, 218 EBR of the 208", FIT,
+          lambda d: ", ".join(str(r["totals"]["BRAM_18K"]) for r in d["builds"][:3]), "{}"),
+    Claim("On a 40x48x40 grid, folded for 25 pairs/s", FIT,
+          lambda d: "{}x{}x{} grid, folded for {:g}".format(
+              *_get(d, "largest_fitting/grid"), _get(d, "largest_fitting/target_fps")), "{}"),
+    Claim(FIT_ROW, FIT, "largest_fitting/totals/LUT", "{:,} LUT4"),
+    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/LUT") / _get(
+        d, "largest_fitting/capacity/LUT"), "({:.0f} %)"),
+    Claim(FIT_ROW, FIT, "largest_fitting/totals/BRAM_18K", "{} EBR"),
+    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/BRAM_18K") / _get(
+        d, "largest_fitting/capacity/BRAM_18K"), "({:.0f} %)"),
+    Claim(FIT_ROW, FIT, "largest_fitting/totals/DSP", "{}"),
+    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/DSP") / _get(
+        d, "largest_fitting/capacity/DSP"), "({:.0f} %)"),
+    Claim(FIT_ROW, FIT, "largest_fitting/estimated_pairs_per_s", "{:.1f} pairs/s"),
+    # ECP5 bitstreams of the tiny network (benchmarks/bench_bitstream.py)
+    *_bit_row("tiny", "| 24,545 | 4,352 | 23 | 21 | 39.5 MHz (100): missed, no .bit "
+                      "| 528 s | 2734 s |"),
+    *_bit_row("tiny_40", "| 23,720 | 4,230 | 24 | 19 | 39.7 MHz (40): missed, no .bit "
+                         "| 867 s | 1650 s |"),
+    *_bit_row("tiny_met", "| 23,775 | 4,230 | 24 | 19 | **41.1 MHz (30): met, `tiny30.bit`** "
+                          "| 315 s | 1452 s |"),
+    Claim("362 pairs/s at its 30 MHz clock (82,944 cycles a pair; 495 at the 41.1 MHz achieved)",
+          BIT, lambda d: _get(d, "tiny_met/pll_MHz") * 1e6 / _get(d, "tiny_met/bottleneck_cycles"),
+          "{:.0f} pairs/s"),
+    Claim("362 pairs/s at its 30 MHz clock (82,944 cycles a pair; 495 at the 41.1 MHz achieved)",
+          BIT, "tiny_met/pairs_per_s_at_fmax", "; {:.0f} at"),
+    Claim("its critical path, 24.3 ns (7.5 logic, 16.3 routing)", BIT,
+          "tiny_met/critical_path/delay_ns", "{:.1f} ns"),
+    Claim("The 40 MHz run missed by 0.3 MHz (478 pairs/s at its 39.7 MHz", BIT,
+          "tiny_40/pairs_per_s_at_fmax", "({:.0f} pairs/s"),
+    *(Claim("| same network, hwreg's estimate (LUT6 x 3, FIFOs counted) | 18,351 | - | 13 | 19 |",
+            BIT, f"tiny_40/estimate/{k}", "| {:,} |") for k in ("LUT", "BRAM_18K", "DSP")),
     # compile: bench_compile.py
     Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE, "estimated_pairs_per_s",
           "{:.1f}"),

@@ -58,11 +58,17 @@ module hwreg_swg3d #(
     int wbase;                                    // buffer slot of the writer's pixel 0
     int wr_cf;
     int need_lo;                                  // oldest pixel the reader still needs
+    int need_lo_q;                                // need_lo, registered (see below)
     logic rd_frame_done;
     // The writer may run one volume ahead of the reader (pixel NPIX + i of the reader's stream):
     // no bubble between volumes. It never overwrites a pixel the reader still needs.
+    // in_ready compares against need_lo a cycle late: need_lo is a long chain of 32-bit
+    // arithmetic on the reader's counters, and in_ready goes upstream combinationally (it was
+    // the tiny network's ECP5 critical path). Within a volume need_lo only grows, so the late
+    // value only stalls the writer a cycle longer; at the volume change, where it falls from
+    // NPIX to the next volume's 0, the register takes the new value at once.
     assign wbase = wr_ahead ? (rbase + NPIX) % L : rbase;
-    assign in_ready = (wr_pix < NPIX) && ((wr_ahead ? NPIX : 0) + wr_pix < need_lo + L);
+    assign in_ready = (wr_pix < NPIX) && ((wr_ahead ? NPIX : 0) + wr_pix < need_lo_q + L);
 
     // ---- reader counters ----------------------------------------------------------------
     int od, oh, ow, j, rcf;
@@ -156,8 +162,9 @@ module hwreg_swg3d #(
             wr_pix <= 0; wr_cf <= 0; wr_ahead <= 0; rbase <= 0;
             od <= 0; oh <= 0; ow <= 0; j <= 0; rcf <= 0; jm <= 0;
             td <= -P * H * W; th <= -P * W; tw <= -P;
-            rd_frame_done <= 0; rd_valid_q <= 0; f_head <= 0; f_count <= 0;
+            rd_frame_done <= 0; rd_valid_q <= 0; f_head <= 0; f_count <= 0; need_lo_q <= 0;
         end else begin
+            need_lo_q <= rd_frame_done && wr_ahead ? 0 : need_lo;
             // writer
             if (in_valid && in_ready) begin
                 if (wr_cf == CF - 1) begin wr_cf <= 0; wr_pix <= wr_pix + 1; end

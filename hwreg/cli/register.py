@@ -18,7 +18,12 @@ def _print_timings(info: dict[str, Any]) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    options = {"model": args.model, "device": args.device, "fmt": args.format,
+    model: Any = args.model
+    if args.flips is not None or args.cascade is not None:
+        from hwreg.runtime.register import Registrar
+
+        model = Registrar(args.model, args.device, args.package, args.flips, args.cascade)
+    options = {"model": model, "device": args.device, "fmt": args.format,
                "compresslevel": args.compresslevel, "force": args.force,
                "timings": args.timings, "package": args.package}
     if args.pairs is not None:
@@ -63,6 +68,12 @@ def add_commands(stages: Any) -> None:
                      help="CSV of pairs (batch mode) instead of FIXED MOVING")
     reg.add_argument("--model", default="demo-w4a4",
                      help="model file, run folder or shipped name (default demo-w4a4)")
+    reg.add_argument("--flips", type=int, default=None, metavar="0-3",
+                     help="test-time flip averaging over the first N axes (2**N accelerator "
+                          "passes; default: the model's model.flips)")
+    reg.add_argument("--cascade", type=int, default=None, metavar="K",
+                     help="passes of the cascade, the host warping in between (default: the "
+                          "model's model.cascade)")
     reg.add_argument("--moving-label", type=Path, default=None,
                      help="label map of MOVING to warp (nearest neighbour, ids kept)")
     reg.add_argument("--format", choices=["nii.gz", "nii"], default="nii.gz",

@@ -120,7 +120,7 @@ def register_batch(pairs_csv: str | Path, out: str | Path, model: str | Path = "
     todo = [p for p in pairs if force or not all(
         (out / p.id / n).exists() for n in output_names(p.moving_label is not None, fmt))]
     t0 = time.perf_counter()
-    reg = Registrar(model, device, package)
+    reg = model if isinstance(model, Registrar) else Registrar(model, device, package)
     out.mkdir(parents=True, exist_ok=True)
     (out / ERRORS).unlink(missing_ok=True)  # this run's errors only
     errors: list[tuple[PairRow, str]] = []

@@ -216,10 +216,13 @@ def _nearest(src: torch.Tensor, g: torch.Tensor, shape: tuple[int, int, int]) ->
 class Registrar:
     """A trained model loaded once, registering pairs (one call of ``hwreg register``, or many
     in batch mode). ``model``: a model file, run folder or shipped name; ``device`` ``verilator``
-    or ``pynq`` runs its network on the accelerator ``package`` (:mod:`hwreg.runtime.board`)."""
+    or ``pynq`` runs its network on the accelerator ``package`` (:mod:`hwreg.runtime.board`).
+    ``flips``/``cascade`` override the model's inference settings (``model.flips``,
+    ``model.cascade``: accelerator passes per pair; ``None`` keeps the model's)."""
 
     def __init__(self, model: str | Path = "demo-w4a4", device: str = "auto",
-                 package: str | Path | None = None) -> None:
+                 package: str | Path | None = None, flips: int | None = None,
+                 cascade: int | None = None) -> None:
         self.model = str(model)
         if package is not None and device not in PACKAGE_DEVICES:
             raise UserError(f"--package: only with --device {' or '.join(PACKAGE_DEVICES)}")
@@ -233,6 +236,13 @@ class Registrar:
             self.device = pick_device(device)
         self.cfg = cfg
         self.net = net.to(self.device).eval()
+        for key, value in (("flips", flips), ("cascade", cascade)):
+            if value is not None:
+                setattr(net.cfg, key, value)
+        try:
+            net.cfg.validate()
+        except UserError as exc:
+            raise UserError(f"--{str(exc).removeprefix('model.')}") from None
 
     def compute(self, inputs: Inputs) -> Result:
         """Register a read pair: model grid, network, map back (module docstring)."""

@@ -100,3 +100,27 @@ def test_unknown_model_name(tmp_path: Path) -> None:
     fixed, moving, _, _ = _pair(tmp_path)
     result = run_cli(str(fixed), str(moving), "--out", str(tmp_path / "o"), "--model", "nope")
     assert result.returncode == 2 and "demo-w4a4" in result.stderr
+
+
+def test_flips_and_cascade_override_the_models_passes(tmp_path: Path, tiny_model: Path) -> None:
+    from hwreg.errors import UserError
+    from hwreg.runtime.register import Registrar
+
+    assert Registrar("demo-w4a4", "cpu").net.passes == 16  # the shipped model's settings
+    assert Registrar("demo-w4a4", "cpu", flips=0, cascade=1).net.passes == 1
+    with pytest.raises(UserError, match=r"^--flips: expected 0\.\.3"):
+        Registrar(tiny_model, "cpu", flips=4)
+    fixed, moving, _, _ = _pair(tmp_path)
+    outs = {}
+    for flips in ("0", "1"):
+        out = tmp_path / f"out{flips}"
+        result = run_cli(str(fixed), str(moving), "--out", str(out), "--model", str(tiny_model),
+                         "--flips", flips, "--cascade", "2")
+        assert result.returncode == 0, result.stderr
+        outs[flips] = nib.load(out / "ddf.nii.gz").get_fdata()
+    assert not np.array_equal(outs["0"], outs["1"])  # the mirrored passes change the DDF
+    bad = run_cli(str(fixed), str(moving), "--out", str(tmp_path / "bad"), "--model",
+                  str(tiny_model), "--cascade", "0")
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "hwreg: error: --cascade: expected 1..8 passes, got 0")
+    assert not (tmp_path / "bad").exists()

@@ -47,6 +47,15 @@ def build_row(build: Path) -> dict:
             **{k: perf["totals"][k] for k in ("LUT", "BRAM_18K", "URAM", "DSP")}}
 
 
+def dominates(a: dict, b: dict) -> bool:
+    """Row ``a`` fits and is at least as fast, as accurate (real brain) and as small (LUT, BRAM,
+    DSP) as ``b``, and differs from it somewhere."""
+    keys = ("pairs_per_s", "real_brain_model_grid")
+    small = ("LUT", "BRAM_18K", "DSP")
+    return (a["fits"] and all(a[k] >= b[k] for k in keys) and all(a[k] <= b[k] for k in small)
+            and any(a[k] != b[k] for k in keys + small))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="demo-w4a4")
@@ -84,12 +93,8 @@ def main() -> None:
                "real_brain_model_grid": s["real_brain_model_grid"],
                **{k: b[k] for k in ("LUT", "BRAM_18K", "DSP", "fits")}}
               for s in settings for b in builds]
-    for row in pareto:  # on the front: no fitting row is as fast and as accurate, one better
-        row["front"] = row["fits"] and not any(
-            o["fits"] and o["pairs_per_s"] >= row["pairs_per_s"]
-            and o["real_brain_model_grid"] >= row["real_brain_model_grid"]
-            and (o["pairs_per_s"], o["real_brain_model_grid"])
-            != (row["pairs_per_s"], row["real_brain_model_grid"]) for o in pareto)
+    for row in pareto:  # on the front: no fitting row as fast, as accurate and as small
+        row["front"] = row["fits"] and not any(dominates(o, row) for o in pareto)
     result = {"model": args.model, "step": ckpt.get("step"), "settings": settings,
               "builds": builds, "pareto": pareto,
               "machine": "2 CPU cores, one torch thread; shared with other jobs"}

@@ -62,17 +62,33 @@ def _brain_row(row: str, source: str, model: str, fraction: bool = True) -> list
     return claims
 
 
-def _accuracy_row(model: str, cells: str) -> list[Claim]:
-    """A row of the accuracy table (``cells``: Dice before to the fraction of SyN's gain)."""
-    key = f"models/{model}/"
-    return [Claim(cells, ACC, key + "dice_before", "| {:.3f} |"),
-            Claim(cells, ACC, key + "dice", "| {:.3f} ±"),
-            Claim(cells, ACC, key + "dice_sd", "± {:.2f} |"),
-            Claim(cells, ACC, key + "tre_mm", "| {:.2f} |"),
-            Claim(cells, ACC, key + "folding_percent", "| {:.3f} |"),
-            Claim(cells, ACC, _pct(key + "fraction_of_oracle_gain"), "| {:.0f} % |"),
-            Claim(cells, ACC, key + "syn/dice_on_syn_pairs", "| {:.3f} |"),
-            Claim(cells, ACC, _pct(key + "syn/fraction_of_syn_gain"), "| {:.0f} % |")]
+def _accuracy_row(model: str, cells: str, src: str = "") -> list[Claim]:
+    """A row of the accuracy table (``cells``: Dice before to the fraction of SyN's gain), from
+    ``src`` (default: accuracy.json)."""
+    key, src = f"models/{model}/", src or ACC
+    return [Claim(cells, src, key + "dice_before", "| {:.3f} |"),
+            Claim(cells, src, key + "dice", "| {:.3f} ±"),
+            Claim(cells, src, key + "dice_sd", "± {:.2f} |"),
+            Claim(cells, src, key + "tre_mm", "| {:.2f} |"),
+            Claim(cells, src, key + "folding_percent", "| {:.3f} |"),
+            Claim(cells, src, _pct(key + "fraction_of_oracle_gain"), "| {:.0f} % |"),
+            Claim(cells, src, key + "syn/dice_on_syn_pairs", "| {:.3f} |"),
+            Claim(cells, src, _pct(key + "syn/fraction_of_syn_gain"), "| {:.0f} % |")]
+
+
+def _passes_row(setting: str, cells: str) -> list[Claim]:
+    """A row of the passes table: passes.json's ``setting`` (Dice, folding, real brain, pairs/s
+    on the two ZCU104 folds)."""
+    def field(key: str) -> Callable[[Any], float]:
+        return lambda d: next(r[key] for r in d["settings"] if r["setting"] == setting)
+
+    def rate(build: int) -> Callable[[Any], float]:
+        return lambda d: d["builds"][build]["passes_per_s"] / field("passes")(d)
+
+    return [Claim(cells, PASSES, field(k), fmt) for k, fmt in (
+        ("passes", "| {} |"), ("default_dice", "| {:.3f} |"), ("folding_percent", "| {:.3f} |"),
+        ("real_brain_model_grid", "| {:.3f} |"))] + [
+        Claim(cells, PASSES, rate(b), "| {:.1f} |") for b in (0, 1)]
 
 
 def _board_row(board: str, cells: str) -> list[Claim]:
@@ -104,6 +120,7 @@ def _bit_row(key: str, row: str) -> list[Claim]:
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",
                                                           "_v3_models"))
 ACC, LEVERS = R + "accuracy.json", R + "levers_w4a4.json"
+ACC1, RB1P, PASSES = R + "accuracy_1pass.json", R + "realbrain_1pass.json", R + "passes.json"
 REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
     "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
 P50 = "hwreg/models/demo-w4a4-p50.pt"
@@ -117,8 +134,8 @@ V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
 V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
 V3_ROW = "| 0.793 / 0.791 | 0.866 / 0.864 | 34 % / 33 % | 13-14 |"
 FLOAT_ROW = "| 0.779 | 0.855 | 26 % | 27 (machine loaded) |"
-W4_ROW = "| demo-w4a4 (shipped: weight average of two runs from v3) | 0.799 | 0.870 | 37 % | 7 |"
-P50_ROW = "| demo-w4a4-p50 (shipped) | 0.797 | 0.869 | 36 % | 5 |"
+W4_ROW = "| 0.799 | 0.870 | 37 % | 7 |"
+P50_ROW = "| demo-w4a4-p50, one pass (`results/realbrain_1pass.json`) | 0.797 | 0.869 | 36 % | 5 |"
 LEVER = "| W4A4: "
 STEP = "| per pair in batch mode (read to write) | 2.4 | 2.9 |"
 
@@ -137,12 +154,33 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("reaches Dice\n0.769 on these pairs", ACC, "models/demo-w4a4/oracle_dice"),
     *(claim for model, text in (
         ("demo-float-v1", "| 0.310 | 0.364 ± 0.04 | 8.01 | 0.001 | 12 % | 0.345 | 50 % |"),
-        ("demo-float", "| 0.310 | 0.402 ± 0.04 | 7.01 | 0.003 | 20 % | 0.389 | 105 % |"),
         ("demo-w4a4-v2", "| 0.310 | 0.404 ± 0.05 | 6.92 | 0.003 | 21 % | 0.382 | 96 % |"),
         ("demo-w4a4-v3", "| 0.310 | 0.428 ± 0.04 | 6.31 | 0.001 | 26 % | 0.422 | 146 % |"),
+        ("demo-float", "| 0.310 | 0.450 ± 0.03 | 6.04 | 0.040 | 31 % | 0.443 | 172 % |"),
+        ("demo-w4a4", "| 0.310 | 0.499 ± 0.03 | 5.08 | 0.071 | 41 % | 0.487 | 226 % |"),
+        ("demo-w4a4-p50", "| 0.310 | 0.496 ± 0.03 | 5.16 | 0.062 | 41 % | 0.478 | 216 % |"))
+      for claim in _accuracy_row(model, text)),
+    *(claim for model, text in (
+        ("demo-float", "| 0.310 | 0.402 ± 0.04 | 7.01 | 0.003 | 20 % | 0.389 | 105 % |"),
         ("demo-w4a4", "| 0.310 | 0.441 ± 0.04 | 6.01 | 0.000 | 29 % | 0.441 | 169 % |"),
         ("demo-w4a4-p50", "| 0.310 | 0.437 ± 0.04 | 6.04 | 0.000 | 28 % | 0.432 | 158 % |"))
-      for claim in _accuracy_row(model, text)),
+      for claim in _accuracy_row(model, text, ACC1)),
+    *(claim for setting, text in (
+        ("0x1", "| 1 | 0.441 | 0.000 | 0.762 | 100.5 | 401.9 |"),
+        ("1x1", "| 2 | 0.458 | 0.000 | 0.767 | 50.2 | 200.9 |"),
+        ("3x1", "| 8 | 0.460 | 0.000 | 0.771 | 12.6 | 50.2 |"),
+        ("1x2", "| 4 | 0.487 | 0.078 | 0.767 | 25.1 | 100.5 |"),
+        ("3x2", "| 16 | 0.499 | 0.071 | 0.783 | 6.3 | 25.1 |"),
+        ("3x3", "| 24 | 0.509 | 0.092 | 0.783 | 4.2 | 16.7 |"))
+      for claim in _passes_row(setting, text)),
+    Claim("fold (12.9 k LUT, 336 BRAM_18K, 142 DSP)", PASSES, _k("builds/0/LUT"), "{:.1f} k"),
+    Claim("fold (12.9 k LUT, 336 BRAM_18K, 142 DSP)", PASSES, "builds/0/BRAM_18K", "{} BRAM"),
+    Claim("fold (12.9 k LUT, 336 BRAM_18K, 142 DSP)", PASSES, "builds/0/DSP", "{} DSP"),
+    Claim("fold (15.7 k LUT, 480 BRAM_18K, 420 DSP)", PASSES, _k("builds/1/LUT"), "{:.1f} k"),
+    Claim("fold (15.7 k LUT, 480 BRAM_18K, 420 DSP)", PASSES, "builds/1/BRAM_18K", "{} BRAM"),
+    Claim("fold (15.7 k LUT, 480 BRAM_18K, 420 DSP)", PASSES, "builds/1/DSP", "{} DSP"),
+    Claim("keeps 100 pairs/s (0.487 default Dice, but 0.767 on the real brain)", PASSES,
+          "settings/3/default_dice"),
     # a real brain
     Claim("| identity (before) | 0.734 | 0.821 |", RB, "models/demo-w4a4/parcels/before"),
     Claim("| identity (before) | 0.734 | 0.821 |", RB, "models/demo-w4a4/tissue/before"),
@@ -160,9 +198,17 @@ CLAIMS: tuple[Claim, ...] = (
     *_brain_row(V3_ROW, RB3, "demo-w4a4-p50"),
     *_brain_row(V2_ROW, RB2, "demo-w4a4"),
     *_brain_row(V2_ROW, RB2, "demo-w4a4-p50"),
-    *_brain_row(W4_ROW, RB, "demo-w4a4"),
-    *_brain_row(P50_ROW, RB, "demo-w4a4-p50"),
-    Claim("is **not met** (37 % for the shipped W4A4 model, from 25 %", RB,
+    *_brain_row(W4_ROW, RB1P, "demo-w4a4"),
+    *_brain_row(P50_ROW, RB1P, "demo-w4a4-p50"),
+    *_brain_row("| **demo-float** (shipped, 16 passes: flips 3, cascade 2) | 0.810 | 0.877 | 44 % "
+                "| 4 |", RB, "demo-float"),
+    *_brain_row("| **demo-w4a4** (shipped, 16 passes) | 0.829 | 0.894 | 55 % | 4 |", RB,
+                "demo-w4a4"),
+    *_brain_row("| **demo-w4a4-p50** (shipped, 16 passes) | 0.831 | 0.895 | 56 % | 4 |", RB,
+                "demo-w4a4-p50"),
+    Claim("is **not met** (55 % for the shipped W4A4 model, 37 % with", RB,
+          _pct("models/demo-w4a4/parcels/fraction_of_syn_gain"), "{:.0f} %"),
+    Claim("(55 % for the shipped W4A4 model, 37 % with", RB1P,
           _pct("models/demo-w4a4/parcels/fraction_of_syn_gain"), "{:.0f} %"),
     Claim("scores 0.929 parcel Dice at 1 mm", R + "realbrain_ceiling.json",
           "rows/0/true_map_at_6mm"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,6 +60,17 @@ def real_brain_dice(model: RegNet, brains: list[tuple[np.ndarray, ...]]
     return before, after
 
 
+def load_bench(ref: str, data: Path, pairs_dir: Path) -> tuple[Any, ...]:
+    """One thread; the model (Brevitas), its config and file, the held-out default subjects of
+    ``data`` and the real-brain pairs on the model grid."""
+    torch.set_num_threads(1)
+    model, cfg, ckpt = load_model(ref)
+    cfg.data.root = data
+    _, test = split(find_subjects(cfg.data), cfg.data)
+    subjects = [prepare_subject(s, cfg.data) for s in test]
+    return model, cfg, ckpt, subjects, real_brains_on_model_grid(pairs_dir, cfg.data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -66,13 +78,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data/default"))
     parser.add_argument("--pairs-dir", type=Path, default=Path("runs/realbrain-pairs"))
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model, cfg, ckpt = load_model(args.model)
-    cfg.data.root = args.data
-    _, test = split(find_subjects(cfg.data), cfg.data)
-    subjects = [prepare_subject(s, cfg.data) for s in test]
-    brains = real_brains_on_model_grid(args.pairs_dir, cfg.data)
+    model, cfg, ckpt, subjects, brains = load_bench(args.model, args.data, args.pairs_dir)
     out: dict = {"model": args.model, "step": ckpt.get("step")}
+    model.cfg.flips = 0  # the levers are single passes (bench_passes.py measures flips)
     for k in args.cascade:
         model.cfg.cascade = k
         default = evaluate_pairs(model, subjects, cfg.data.resolved_label_ids())

@@ -24,11 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from bench_levers import real_brain_dice, real_brains_on_model_grid
+from bench_levers import load_bench, real_brain_dice
 
-from hwreg.checkpoint import load_model
-from hwreg.data.datasets import find_subjects, prepare_subject, split
 from hwreg.evaluate import evaluate_pairs
 
 
@@ -65,12 +62,7 @@ def main() -> None:
     parser.add_argument("--builds", type=Path, nargs="*", default=[])
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    model, cfg, ckpt = load_model(args.model)
-    cfg.data.root = args.data
-    _, test = split(find_subjects(cfg.data), cfg.data)
-    subjects = [prepare_subject(s, cfg.data) for s in test]
-    brains = real_brains_on_model_grid(args.pairs_dir, cfg.data)
+    model, cfg, ckpt, subjects, brains = load_bench(args.model, args.data, args.pairs_dir)
     settings = []
     for text in args.settings:
         model.cfg.flips, model.cfg.cascade = parse_setting(text)

@@ -148,6 +148,9 @@ class HostPasses:
 
     cfg: ModelConfig
     training: bool  # nn.Module's
+    #: Cascade passes in training mode (``train.cascade``; the loop sets it): the network is
+    #: trained through this many passes, gradients through every pass and the warps between.
+    train_cascade: int = 1
 
     def core(self, x: torch.Tensor) -> torch.Tensor:
         """The part that becomes hardware; subclasses define it."""
@@ -161,7 +164,7 @@ class HostPasses:
             raise ValueError(f"fixed {tuple(fixed.shape)} and moving {tuple(moving.shape)} must "
                              f"match and each spatial axis be a multiple of {div}")
         ddf = self.single_pass(fixed, moving)
-        for _ in range(0 if self.training else self.cfg.cascade - 1):
+        for _ in range((self.train_cascade if self.training else self.cfg.cascade) - 1):
             # host: warp the moving image by the DDF so far; the next pass finds the rest:
             # total(p) = step(p) + ddf(p + step(p))
             step = self.single_pass(fixed, warp_image(moving, ddf))

@@ -58,6 +58,11 @@ class TrainConfig:
     threads: int = 0
     #: Start from this model's weights (a name or a path), e.g. a float model for a W4A4 run.
     init_from: str | None = None
+    #: Train through this many cascade passes (the host warp between them included, gradients
+    #: through all, the loss on the composed DDF), so that the network learns to refine what an
+    #: earlier pass left, as ``model.cascade`` uses it at inference. 1 = single passes. Costs
+    #: about this many times the compute per step; the model's inference settings do not change.
+    cascade: int = 1
 
 
 #: Range rules of a run's ``train`` and ``loss`` sections (see :func:`hwreg.config.check_rules`).
@@ -70,6 +75,7 @@ RUN_RULES: dict[str, Rule] = {
     "train.eval_pairs": (lambda v: v >= 1, ">= 1"),
     "train.checkpoint_every": (lambda v: v >= 1, ">= 1"),
     "train.threads": (lambda v: v >= 0, ">= 0 (0 = torch's default)"),
+    "train.cascade": (lambda v: 1 <= v <= 8, "1..8 passes"),
     "loss.dice_sigmas": (lambda v: len(v) > 0 and all(s >= 0 for s in v), "non-empty, each >= 0"),
     "loss.reg_weight": (lambda v: v >= 0, ">= 0"),
     "loss.image_weight": (lambda v: v >= 0, ">= 0"),

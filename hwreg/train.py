@@ -199,6 +199,7 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     tc = cfg.train
     torch.manual_seed(tc.seed)
     model = build_model(cfg.model)
+    model.train_cascade = tc.cascade
     if tc.init_from and resume is None:
         init_weights_from(model, tc.init_from)
     model.to(device)

@@ -98,6 +98,29 @@ def test_cascade_composes_passes() -> None:
         ModelConfig(cascade=0).validate()
 
 
+def test_train_cascade_trains_through_the_passes() -> None:
+    torch.manual_seed(0)
+    cascade = build_model(ModelConfig(preset="tiny", head_level=1, cascade=2)).eval()
+    for p in cascade.head.parameters():  # a head that predicts something
+        torch.nn.init.normal_(p, std=0.05)
+    unrolled = build_model(ModelConfig(preset="tiny", head_level=1))
+    unrolled.load_state_dict(cascade.state_dict())
+    unrolled.train_cascade = 2  # what train.cascade 2 sets
+    fixed, moving = torch.rand(1, 1, 8, 12, 8), torch.rand(1, 1, 8, 12, 8)
+    with torch.no_grad():
+        expected = cascade(fixed, moving)  # the cascade at inference
+        one = unrolled.eval()(fixed, moving)  # the model's own inference: one pass
+    assert not torch.allclose(one, expected, atol=1e-4)
+    ddf = unrolled.train()(fixed, moving)
+    assert torch.allclose(ddf, expected, atol=1e-6)
+    # the gradient reaches the weights through the second pass's input (the warped moving)
+    grad_two = torch.autograd.grad(ddf.square().sum(), unrolled.enc["0"].weight)[0]
+    unrolled.train_cascade = 1
+    grad_one = torch.autograd.grad(unrolled(fixed, moving).square().sum(),
+                                   unrolled.enc["0"].weight)[0]
+    assert grad_two.abs().sum() > 0 and not torch.allclose(grad_two, grad_one)
+
+
 def test_flips_average_mirrored_passes_at_inference_only() -> None:
     torch.manual_seed(0)
     plain = build_model(ModelConfig(preset="tiny", head_level=1)).eval()

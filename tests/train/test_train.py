@@ -50,6 +50,24 @@ def test_run_folder_and_checkpoint_round_trip(ibsr_dataset: Callable[..., Path],
     assert torch.equal(fast(x, x.flip(2)), model(x, x.flip(2)))
 
 
+def test_train_cascade_changes_what_is_trained(ibsr_dataset: Callable[..., Path],
+                                               tmp_path: Path) -> None:
+    root = ibsr_dataset(n=5)
+    heads = {}
+    for k in (1, 2):
+        cfg = tiny_run_config(root, steps=2)
+        cfg.train.cascade = k
+        raw = read_model_file(train(cfg, tmp_path / str(k), progress=False))
+        heads[k] = raw["state_dict"]["head.weight"]
+        assert raw["config"]["train"]["cascade"] == k
+        assert load_model(tmp_path / str(k))[0].train_cascade == 1  # inference: model.cascade
+    assert not torch.equal(heads[1], heads[2])  # same seed and pairs, another gradient
+    bad = tiny_run_config(root, steps=2)
+    bad.train.cascade = 0
+    with pytest.raises(UserError, match=r"train\.cascade"):
+        bad.validate()
+
+
 def test_resume_continues_step_count(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:
     root = ibsr_dataset(n=5)
     run = tmp_path / "run"

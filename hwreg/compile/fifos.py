@@ -367,6 +367,21 @@ def read_fifo_depths(build_dir: str | Path, required: bool = False) -> dict[str,
     return {name: int(r["depth"]) for name, r in table["fifos"].items()}
 
 
+#: hwreg_fifo's STYLE parameter per estimated memory style (``hw/hdl/hwreg_fifo.sv``): LUT RAM
+#: for FINN's shift-register and LUTRAM styles, block RAM for block (and URAM, which only
+#: Vivado could map, as block RAM for the open flows).
+FIFO_STYLE = {"srl": 1, "distributed": 1, "block": 2, "ultra": 2}
+
+
+def read_fifo_styles(build_dir: str | Path) -> dict[str, int] | None:
+    """FIFO instance -> hwreg_fifo ``STYLE`` (:data:`FIFO_STYLE`) from the build's estimate
+    (``BUILD/report/estimate_fifos.json``); None before ``step_estimates``."""
+    p = Path(build_dir) / "report" / "estimate_fifos.json"
+    if not p.is_file():
+        return None
+    return {name: FIFO_STYLE.get(r["style"], 0) for name, r in json.loads(p.read_text()).items()}
+
+
 def buffer_estimates(table: dict[str, Any], capacity: dict[str, int]
                      ) -> dict[str, dict[str, Any]]:
     """Per FIFO of ``table`` (:func:`fifo_table`): its memory (:func:`fifo_memory`) and, where

@@ -51,12 +51,14 @@ PROBE_DEPTH = 4096
 
 
 def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: int = 32,
-           depths: dict[str, int] | None = None, backend: str = "finn"
+           depths: dict[str, int] | None = None, backend: str = "finn",
+           styles: dict[str, int] | None = None
            ) -> tuple[str, list[Path], list[Path], Any, dict[str, tuple[int, int]]]:
     """Write ``workdir/hwreg_accel.sv``; returns (top, sources, run-time files, spec graph,
     FIFOs as instance -> (width, depth)). ``depths`` (instance -> entries) overrides the
     depth of those FIFOs; ``backend``: the MVAU/Thresholding RTL (``finn`` or ``hwreg``,
-    :func:`~hwreg.rtl.layers.layer_rtl`)."""
+    :func:`~hwreg.rtl.layers.layer_rtl`); ``styles`` (instance -> hwreg_fifo ``STYLE``, e.g.
+    :func:`hwreg.compile.fifos.read_fifo_styles`) the memory each FIFO asks synthesis for."""
     from qonnx.custom_op.registry import getCustomOp
 
     from hwreg.compile.estimates import specialised_copy
@@ -142,7 +144,7 @@ def stitch(model: Any, workdir: Path, part: str, clock_ns: float, fifo_depth: in
         w_dst = width[t] if dst.startswith("dwc_") else padded_in
         body.append(f"    wire [{w_out - 1}:0] {name}_o;\n"
                     f"    hwreg_fifo #(.WIDTH({w_out}), .ADDR_BITS({pow2_bits(depth)}), "
-                    f".DEPTH({depth})) "
+                    f".DEPTH({depth}), .STYLE({(styles or {}).get(name, 0)})) "
                     f"{name} (.clk(ap_clk), .rst_n(ap_rst_n),\n"
                     f"        .in_data({src}_TDATA[{w_out - 1}:0]), .in_valid({src}_TVALID), "
                     f".in_ready({src}_TREADY),\n"

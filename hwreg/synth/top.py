@@ -48,17 +48,18 @@ def load_build(build_dir: Path) -> tuple[Any, Any]:
 
 def stitched_top(model: Any, build_dir: Path, workdir: Path, part: str, clock_ns: float,
                  backend: str = "finn") -> tuple[list[Path], list[Path], dict[str, Any]]:
-    """Stitch ``model`` with the build's FIFO depths into ``workdir``: (sources, run-time
-    files, ``{"fifos", "fifo_bits", "dwcs", "in_width", "out_width", "in_beats",
-    "out_beats"}``: widths padded TDATA bits, beats per volume). ``backend``: whose
+    """Stitch ``model`` with the build's FIFO depths and memory styles into ``workdir``:
+    (sources, run-time files, ``{"fifos", "fifo_bits", "dwcs", "in_width", "out_width",
+    "in_beats", "out_beats"}``: widths padded TDATA bits, beats per volume). ``backend``: whose
     MVAU/Thresholding RTL (``finn``, ``hwreg``; :func:`hwreg.rtl.layers.layer_rtl`)."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from hwreg.compile.fifos import read_fifo_depths
+    from hwreg.compile.fifos import read_fifo_depths, read_fifo_styles
     from hwreg.rtl.stitch import stitch
 
     _, files, runtime, spec, fifos = stitch(model, workdir, part, clock_ns, 32,
-                                            read_fifo_depths(build_dir), backend=backend)
+                                            read_fifo_depths(build_dir), backend=backend,
+                                            styles=read_fifo_styles(build_dir))
     text = files[-1].read_text()
     first, last = getCustomOp(spec.graph.node[0]), getCustomOp(spec.graph.node[-1])
     return files, runtime, {

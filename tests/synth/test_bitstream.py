@@ -131,6 +131,13 @@ def test_ecp5_build_estimates_in_lut4_and_ebr(ecp5_build) -> None:
     assert perf["part"] == "LFE5U-85F-6BG381C"
     assert perf["capacity"] == {"LUT": 83_640, "BRAM_18K": 208, "URAM": 0, "DSP": 156}
     assert perf["totals"]["LUT"] > 0 and perf["totals"]["URAM"] == 0
+    # hwreg's MVAU RTL takes one MULT18X18D per product (no DSP packing as FINN estimates)
+    layers = json.loads((ecp5_build / "report" / "estimate_layer_resources_cycles.json")
+                        .read_text())
+    folding = json.loads((ecp5_build / "folding_config.json").read_text())
+    products = {n: f["PE"] * f["SIMD"] for n, f in folding.items() if n.startswith("MVAU")}
+    assert products and all(layers[n]["DSP"] == p for n, p in products.items())
+    assert perf["totals"]["DSP"] == sum(products.values())
 
 
 @pytest.mark.pnr

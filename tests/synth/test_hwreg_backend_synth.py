@@ -60,3 +60,21 @@ def test_mvau_and_thresholding_synthesise(tmp_path, family) -> None:
     assert not [c for c in cells if c.startswith("$")], cells
     ff = cells.get("TRELLIS_FF", 0) + sum(cells.get(c, 0) for c in ("FDRE", "FDSE"))
     assert ff < 2 * 15 * 15 * 2, cells  # the thresholds are in memory, not in flip-flops
+
+
+@pytest.mark.parametrize(("style", "ebr"), [(0, 3), (1, 0), (2, 3)])
+def test_fifo_memory_holds_depth_entries_in_the_style_asked(tmp_path, style, ebr) -> None:
+    """5,000 entries of 9 bits: 3 EBRs of 2048 x 9 (2**13 entries would take 4); STYLE 1 (LUT
+    RAM) none, its memory in TRELLIS_DPR16X4 cells."""
+    from hwreg.compile.ops.hdlgen import HDL_DIR
+
+    top = tmp_path / "fifo_top.sv"
+    top.write_text(
+        "module fifo_top(input logic clk, rst_n, input logic [8:0] i, input logic iv,\n"
+        "  output logic ir, output logic [8:0] o, output logic ov, input logic orr);\n"
+        f"  hwreg_fifo #(.WIDTH(9), .ADDR_BITS(13), .DEPTH(5000), .STYLE({style})) f(\n"
+        "    .clk(clk), .rst_n(rst_n), .in_data(i), .in_valid(iv), .in_ready(ir),\n"
+        "    .out_data(o), .out_valid(ov), .out_ready(orr));\nendmodule\n")
+    cells = _synth([HDL_DIR / "hwreg_fifo.sv", top], "fifo_top", tmp_path / "ecp5", "ecp5")
+    assert sum(cells.get(c, 0) for c in BRAMS["ecp5"]) == ebr
+    assert (cells.get("TRELLIS_DPR16X4", 0) > 0) == (style == 1)

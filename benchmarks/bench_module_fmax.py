@@ -2,7 +2,8 @@
 with the open flow (Yosys ``synth_ecp5`` -> nextpnr-ecp5 at ``--mhz``, no bitstream): a cheap
 before/after measure of one module's timing, where the whole tiny network takes half an hour.
 
-Each case is one instance with the parameters of a module of the tiny network's hwreg build
+Each case is one instance (or a chain: FIFO -> width converter -> window generator, as in the
+network) with the parameters of a module of the tiny network's hwreg build
 (``random_model('tiny', 4, 4, head_level=0, seed=0, grid=(8, 8, 8))`` built for the ULX3S-85F:
 its generated HDL instantiates them so), inside a wrapper that registers every port: the inputs
 (data, ``in_valid``, ``out_ready``) come from a shift register fed by one pin, the outputs
@@ -12,7 +13,8 @@ measured starts and ends at a flip-flop or memory (the module's own paths, and i
 network).
 
 ``--rev REV`` takes the RTL from a git revision (``--rev main``: before a change) instead of
-the working tree; ``--as KEY`` stores the results under KEY per case (``before``, ``after``) in
+the working tree; nextpnr runs with each of ``--seeds`` (default 1 2 3: placement moves Fmax
+by several per cent) and the median run is reported; ``--as KEY`` stores the results under KEY per case (``before``, ``after``) in
 ``--out`` (merged into what is there); ``--keep DIR`` keeps the tools' files (nextpnr's report
 with the critical paths: ``DIR/<case>/run/nextpnr-report.json``).
 
@@ -34,44 +36,57 @@ from hwreg.synth.pnr import BitstreamError, place_and_route
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: case -> (module, parameters, input data bits, output data bits). The tiny build's window
-#: generators (ConvolutionInputGenerator3D_hwreg_3 was on the network's critical path), its
-#: upsample and representative converters/FIFOs.
-CASES: dict[str, tuple[str, dict[str, int], int, int]] = {
-    "swg3d_s1_c8_simd8": ("hwreg_swg3d", dict(BITS=4, C=8, SIMD_IN=8, M=1, D=8, H=8, W=8, K=3,
-                                               S=1, P=1, ADDR_BITS=8), 32, 32),
-    "swg3d_s2_c4_simd1": ("hwreg_swg3d", dict(BITS=4, C=4, SIMD_IN=1, M=1, D=8, H=8, W=8, K=3,
-                                               S=2, P=1, ADDR_BITS=8), 4, 4),
-    "swg3d_4x4x4_c8_simd2": ("hwreg_swg3d", dict(BITS=4, C=8, SIMD_IN=2, M=1, D=4, H=4, W=4,
-                                                  K=3, S=1, P=1, ADDR_BITS=6), 8, 8),
-    "upsample3d_c8_pe1": ("hwreg_upsample3d", dict(BITS=4, C=8, PE=1, D=4, H=4, W=4,
-                                                   ADDR_BITS=5), 4, 4),
-    "dwc_1_to_8": ("hwreg_dwc", dict(BITS=4, IN_E=1, OUT_E=8), 4, 32),
-    "dwc_8_to_2": ("hwreg_dwc", dict(BITS=4, IN_E=8, OUT_E=2), 32, 8),
-    "fifo_32x256": ("hwreg_fifo", dict(WIDTH=32, ADDR_BITS=8), 32, 32),
+#: case -> (input data bits, stages: (module, parameters, output data bits) each), the stages
+#: chained output to input. The tiny build's window generators (ConvolutionInputGenerator3D_
+#: hwreg_3 was on the network's critical path, behind a FIFO and a width converter: the
+#: ``chain`` case), its upsample and representative converters/FIFOs.
+Stage = tuple[str, dict[str, int], int]
+SWG_S1 = dict(BITS=4, C=8, SIMD_IN=8, M=1, D=8, H=8, W=8, K=3, S=1, P=1, ADDR_BITS=8)
+CASES: dict[str, tuple[int, list[Stage]]] = {
+    "swg3d_s1_c8_simd8": (32, [("hwreg_swg3d", SWG_S1, 32)]),
+    "swg3d_s2_c4_simd1": (4, [("hwreg_swg3d", dict(BITS=4, C=4, SIMD_IN=1, M=1, D=8, H=8, W=8,
+                                                   K=3, S=2, P=1, ADDR_BITS=8), 4)]),
+    "swg3d_4x4x4_c8_simd2": (8, [("hwreg_swg3d", dict(BITS=4, C=8, SIMD_IN=2, M=1, D=4, H=4,
+                                                      W=4, K=3, S=1, P=1, ADDR_BITS=6), 8)]),
+    "chain_fifo_dwc_swg3d": (4, [("hwreg_fifo", dict(WIDTH=4, ADDR_BITS=5), 4),
+                                 ("hwreg_dwc", dict(BITS=4, IN_E=1, OUT_E=8), 32),
+                                 ("hwreg_swg3d", SWG_S1, 32)]),
+    "upsample3d_c8_pe1": (4, [("hwreg_upsample3d", dict(BITS=4, C=8, PE=1, D=4, H=4, W=4,
+                                                        ADDR_BITS=5), 4)]),
+    "dwc_1_to_8": (4, [("hwreg_dwc", dict(BITS=4, IN_E=1, OUT_E=8), 32)]),
+    "dwc_8_to_2": (32, [("hwreg_dwc", dict(BITS=4, IN_E=8, OUT_E=2), 8)]),
+    "fifo_32x256": (32, [("hwreg_fifo", dict(WIDTH=32, ADDR_BITS=8), 32)]),
 }
 
 
-def wrapper(module: str, params: dict[str, int], in_bits: int, out_bits: int) -> str:
-    """A top ``fmax_top(clk, din, dout)`` around one instance with every port registered."""
-    ps = ", ".join(f".{k}({v})" for k, v in params.items())
+def wrapper(in_bits: int, stages: list[Stage]) -> str:
+    """A top ``fmax_top(clk, din, dout)`` around the chained ``stages``, its ports registered."""
+    insts = []
+    for i, (module, params, out_bits) in enumerate(stages):
+        ps = ", ".join(f".{k}({v})" for k, v in params.items())
+        insts.append(f"""    logic [{out_bits - 1}:0] d{i + 1};
+    logic v{i + 1}, r{i + 1};
+    {module} #({ps}) s{i} (
+        .clk(clk), .rst_n(rst_n), .in_data(d{i}), .in_valid(v{i}), .in_ready(r{i}),
+        .out_data(d{i + 1}), .out_valid(v{i + 1}), .out_ready(r{i + 1}));""")
+    n = len(stages)
     return f"""module fmax_top (input logic clk, input logic din, output logic dout);
     logic [3:0] rcnt = '0;
     logic rst_n = 0;
     logic [{in_bits + 1}:0] sr;
-    logic in_ready, out_valid, o;
-    logic [{out_bits - 1}:0] out_data;
+    logic [{in_bits - 1}:0] d0;
+    logic v0, r0, o;
+    assign d0 = sr[{in_bits - 1}:0];
+    assign v0 = sr[{in_bits}];
+{chr(10).join(insts)}
+    assign r{n} = sr[{in_bits + 1}];
     always_ff @(posedge clk) begin
         if (rcnt != 4'hf) rcnt <= rcnt + 1;
         rst_n <= rcnt == 4'hf;
         sr <= {{sr[{in_bits}:0], din}};
-        o <= ^out_data ^ out_valid ^ in_ready;
+        o <= ^d{n} ^ v{n} ^ r0;
     end
     assign dout = o;
-    {module} #({ps}) dut (
-        .clk(clk), .rst_n(rst_n), .in_data(sr[{in_bits - 1}:0]), .in_valid(sr[{in_bits}]),
-        .in_ready(in_ready), .out_data(out_data), .out_valid(out_valid),
-        .out_ready(sr[{in_bits + 1}]));
 endmodule
 """
 
@@ -100,13 +115,15 @@ def path_cells(report_path: Path) -> list[str]:
     return list(dict.fromkeys(c if len(c) <= 72 else c[:60] + "..." + c[-9:] for c in cells))
 
 
-def run_case(name: str, work: Path, mhz: float, rev: str | None) -> dict[str, Any]:
-    """Place and route case ``name`` in ``work``: Fmax, LUT4/FF/EBR, critical path."""
-    module, params, in_bits, out_bits = CASES[name]
+def run_case(name: str, work: Path, mhz: float, rev: str | None, seed: int = 1
+             ) -> dict[str, Any]:
+    """Place and route case ``name`` in ``work`` (nextpnr ``seed``): Fmax, LUT4/FF/EBR,
+    critical path."""
+    in_bits, stages = CASES[name]
     work.mkdir(parents=True)
-    src = rtl_source(module, work, rev)
+    srcs = [rtl_source(m, work, rev) for m in dict.fromkeys(m for m, _, _ in stages)]
     top = work / "fmax_top.sv"
-    top.write_text(wrapper(module, params, in_bits, out_bits))
+    top.write_text(wrapper(in_bits, stages))
     info = board_info(Board.ulx3s_85f)
     p = info.ecp5
     assert p is not None
@@ -115,14 +132,15 @@ def run_case(name: str, work: Path, mhz: float, rev: str | None) -> dict[str, An
            f'LOCATE COMP "dout" SITE "{p.uart_rx_pin}";\nIOBUF PORT "dout" IO_TYPE=LVCMOS33;\n'
            f'FREQUENCY PORT "clk" {mhz:g} MHZ;\n')
     try:
-        r = place_and_route([src, top], "fmax_top", info, mhz, work / "run", name,
+        r = place_and_route([*srcs, top], "fmax_top", info, mhz, work / "run", name, seed=seed,
                             constraints=lpf, pack=False)
     except BitstreamError as e:
         r = e.result
     util = r.get("utilisation", {})
     cp = r.get("critical_path") or {}
-    return {"module": module, "params": params, "rtl": rev or "working tree",
-            "target_MHz": mhz, "fmax_MHz": r.get("fmax_MHz"),
+    return {"modules": [{"module": m, "params": ps} for m, ps, _ in stages],
+            "rtl": rev or "working tree",
+            "target_MHz": mhz, "seed": seed, "fmax_MHz": r.get("fmax_MHz"),
             "LUT4": util.get("LUT", {}).get("used"), "FF": util.get("FF", {}).get("used"),
             "EBR": util.get("BRAM_18K", {}).get("used"),
             "critical_path": {**{k: cp[k] for k in ("delay_ns", "logic_ns", "routing_ns")
@@ -138,6 +156,8 @@ def main() -> None:
     ap.add_argument("--as", dest="key", required=True, help="result key, e.g. before/after")
     ap.add_argument("--only", nargs="*", choices=sorted(CASES), default=None)
     ap.add_argument("--mhz", type=float, default=100.0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3],
+                    help="nextpnr seeds (placement noise: the median Fmax is reported)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/module_fmax.json")
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep each case's Yosys/nextpnr files in KEEP/<case> (a new folder)")
@@ -145,9 +165,14 @@ def main() -> None:
     results = json.loads(a.out.read_text()) if a.out.is_file() else {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.only or list(CASES):
-            r = run_case(name, (a.keep or Path(tmp)) / name, a.mhz, a.rev)
+            runs = [run_case(name, (a.keep or Path(tmp)) / f"{name}_s{seed}", a.mhz, a.rev,
+                             seed) for seed in a.seeds]
+            fmax = sorted(x["fmax_MHz"] or 0.0 for x in runs)
+            r = {**runs[[x["fmax_MHz"] or 0.0 for x in runs].index(fmax[len(fmax) // 2])],
+                 "fmax_MHz_per_seed": {x["seed"]: x["fmax_MHz"] for x in runs}}
             results.setdefault(name, {})[a.key] = r
-            print(f"{name} [{a.key}]: {r['fmax_MHz']} MHz, {r['LUT4']} LUT4, {r['FF']} FF; "
+            print(f"{name} [{a.key}]: {r['fmax_MHz']} MHz (median of {fmax}), {r['LUT4']} LUT4, "
+                  f"{r['FF']} FF; "
                   f"critical path {r['critical_path'].get('delay_ns')} ns through "
                   f"{r['critical_path']['cells'][:2]} .. {r['critical_path']['cells'][-1:]}",
                   flush=True)

@@ -80,6 +80,20 @@ module hwreg_swg3d #(
     function automatic pix_t hi_x(pix_t t);
         return t + pix_t'(K - 1) > pix_t'(W - 1) ? pix_t'(W - 1) : t + pix_t'(K - 1);
     endfunction
+    // The same of t + c (c a constant) for the logic: one add, and a compare of t with a constant
+    // beside it (no add, compare, mux in series).
+    function automatic pix_t hi_d_at(pix_t t, int c);
+        return t > pix_t'((D - K) * HW - c) ? pix_t'((D - 1) * HW) : t + pix_t'(c + (K - 1) * HW);
+    endfunction
+    function automatic pix_t hi_h_at(pix_t t, int c);
+        return t > pix_t'((H - K) * W - c) ? pix_t'((H - 1) * W) : t + pix_t'(c + (K - 1) * W);
+    endfunction
+    function automatic pix_t hi_x_at(pix_t t, int c);
+        return t > pix_t'(W - K - c) ? pix_t'(W - 1) : t + pix_t'(c + K - 1);
+    endfunction
+    function automatic pix_t lo_at(pix_t t, int c, int a);     // max(t + c, 0) + a
+        return t < pix_t'(-c) ? pix_t'(a) : t + pix_t'(c + a);
+    endfunction
     localparam pix_t T0D = pix_t'(-P * HW);      // origin offsets of the first window
     localparam pix_t T0H = pix_t'(-P * W);
     localparam pix_t T0W = pix_t'(-P);
@@ -96,17 +110,22 @@ module hwreg_swg3d #(
     slot_t wbase;                                 // buffer slot of the writer's pixel 0
     logic [CFW-1:0] wr_cf;
     pix_t need_lo;                                // oldest pixel the reader still needs
-    pix_t room_q;                                 // need_lo + L, registered (see below)
+    pix_t room_cur, room_m1;                      // need_lo + L (and - 1), registers (below)
+    logic in_ready_q;                             // in_ready, a register (see below)
     logic rd_frame_done;
     // The writer may run one volume ahead of the reader (pixel NPIX + i of the reader's stream):
     // no bubble between volumes. It never overwrites a pixel the reader still needs.
-    // in_ready compares against need_lo a cycle late: need_lo is arithmetic on the reader's
-    // counters, and in_ready goes upstream combinationally (it was the tiny network's ECP5
-    // critical path). Within a volume need_lo only grows, so the late value only stalls the
-    // writer a cycle longer; at the volume change, where it falls from NPIX to the next
-    // volume's 0, the register takes the new value at once.
+    // in_ready compares against need_lo a cycle late (need_lo is arithmetic on the reader's
+    // counters, and in_ready goes upstream: it was the tiny network's ECP5 critical path).
+    // Within a volume need_lo only grows, so the late value only stalls the writer a cycle
+    // longer; at the volume change, where it falls from NPIX to the next volume's 0, it takes
+    // the new value at once: in_ready = wr_pix != NPIX && wr_abs < room_q, with room_q the
+    // previous cycle's (volume change ? 0 : need_lo) + L. That is kept as a register,
+    // in_ready_q, whose next value is computed for both outcomes of this cycle's write (which
+    // in_valid picks) from registers: room_cur = need_lo + L and room_m1 = room_cur - 1 follow
+    // the counters like the registers below. Nothing combinational runs to in_ready.
     assign wbase = wr_ahead ? rbase + slot_t'(NPIX) : rbase;   // mod L: slot_t wraps
-    assign in_ready = wr_pix != NPIX_P && wr_abs < room_q;
+    assign in_ready = in_ready_q;
 
     // ---- reader counters ----------------------------------------------------------------
     logic [OXW-1:0] od, oh, ow;
@@ -216,6 +235,22 @@ module hwreg_swg3d #(
     // wr_abs's two next values from registers alone; in_ready (via wr_done_pix) only picks one
     pix_t wr_abs_v;
     assign wr_abs_v = vol_change ? wr_abs - NPIX_P : wr_abs;
+    // the writer's wrap to the next volume (wr_pix: NPIX -> 0, wr_ahead: 0 -> 1)
+    localparam pix_t NEWEST0 = HID0 + HIH0 + HIW0;
+    logic wr_pix_wrap;
+    assign wr_pix_wrap = wr_pix == NPIX_P && !wr_ahead;
+    // room_cur (and room_m1) after an issued beat that starts the next output row
+    // (keep_plane: need_lo is the plane start and stays; else lo_dt + max(th + S*W, 0)); after
+    // one that starts the next plane it is max(td + S*H*W, 0) + L. Their parts are registers
+    // too: lol_q = lo_dt + L, lol1_q = lo_dt + L - 1, nhl_q = max(th + S*W, 0),
+    // ndl_q = max(td + S*H*W, 0) + L, ndl1_q = ndl_q - 1.
+    pix_t lol_q, lol1_q, nhl_q, ndl_q, ndl1_q;
+    pix_t room_h, room_h1;
+    assign room_h = keep_plane ? room_cur : lol_q + nhl_q;
+    assign room_h1 = keep_plane ? room_m1 : lol1_q + nhl_q;
+    function automatic pix_t lo0(pix_t t);       // max(t, 0)
+        return t < 0 ? '0 : t;
+    endfunction
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -225,13 +260,27 @@ module hwreg_swg3d #(
             td <= T0D; th <= T0H; tw <= T0W;
             org <= slot_t'(T0D + T0H + T0W);
             hd_q <= HID0; hdh_q <= HID0 + HIH0; hdw_q <= HID0 + HIW0;
-            newest_q <= HID0 + HIH0 + HIW0;
+            newest_q <= NEWEST0; in_ready_q <= NPIX > 0;
             nd_q <= hi_d(T0D + pix_t'(S * HW)); nh_q <= hi_h(T0H + pix_t'(S * W));
             nw_q <= hi_x(T0W + pix_t'(S));
             rd_frame_done <= 0; rd_valid_q <= 0; f_head <= '0; f_count <= '0;
-            room_q <= pix_t'(L);
+            room_cur <= pix_t'(L); room_m1 <= pix_t'(L - 1);
+            lol_q <= lo0(T0D) + pix_t'(L); lol1_q <= lo0(T0D) + pix_t'(L - 1);
+            nhl_q <= lo0(T0H + pix_t'(S * W));
+            ndl_q <= lo0(T0D + pix_t'(S * HW)) + pix_t'(L);
+            ndl1_q <= lo0(T0D + pix_t'(S * HW)) + pix_t'(L - 1);
         end else begin
-            room_q <= (vol_change ? '0 : need_lo) + pix_t'(L);
+            // a write this cycle (wr_done_pix) moves wr_pix and wr_abs on by one; wr_pix wraps
+            // to 0 (wr_pix_wrap) only without a write
+            // at the volume change wr_abs - NPIX is compared with L (need_lo of the new volume
+            // is 0); else wr_abs (+ 1 if written) with room_cur
+            if (vol_change)
+                in_ready_q <= wr_done_pix
+                              ? wr_pix != NPIX_P - 1'b1 && wr_abs < NPIX_P + pix_t'(L - 1)
+                              : wr_pix != NPIX_P && wr_abs < NPIX_P + pix_t'(L);
+            else
+                in_ready_q <= wr_done_pix ? wr_pix != NPIX_P - 1'b1 && wr_abs < room_m1
+                                          : (wr_pix_wrap || wr_pix != NPIX_P) && wr_abs < room_cur;
             // writer
             if (in_valid && in_ready) begin
                 if (int'(wr_cf) == CF - 1) begin wr_cf <= '0; wr_pix <= wr_pix + 1'b1; end
@@ -253,7 +302,7 @@ module hwreg_swg3d #(
                     ow <= ow + 1'b1; tw <= tw + pix_t'(S); bw <= bw + coord_t'(S);
                     org <= org + slot_t'(S);
                     newest_q <= hdh_q + nw_q;
-                    nw_q <= hi_x(tw + pix_t'(2 * S));
+                    nw_q <= hi_x_at(tw, 2 * S);
                 end
                 if (step_h || step_d || step_wrap) begin
                     ow <= '0; tw <= T0W; bw <= coord_t'(-P);
@@ -264,10 +313,13 @@ module hwreg_swg3d #(
                     org <= org + slot_t'(S * W - (OW - 1) * S);
                     hdh_q <= hd_q + nh_q;
                     newest_q <= hdw_q + nh_q;
-                    nh_q <= hi_h(th + pix_t'(2 * S * W));
+                    room_cur <= room_h; room_m1 <= room_h1;
+                    nhl_q <= lo_at(th, 2 * S * W, 0);
+                    nh_q <= hi_h_at(th, 2 * S * W);
                 end
                 if (step_d || step_wrap) begin
                     oh <= '0; th <= T0H; bh <= coord_t'(-P);
+                    nhl_q <= lo0(T0H + pix_t'(S * W));
                     nh_q <= hi_h(T0H + pix_t'(S * W));
                 end
                 if (step_d) begin
@@ -277,14 +329,22 @@ module hwreg_swg3d #(
                     hdh_q <= nd_q + HIH0;
                     hdw_q <= nd_q + HIW0;
                     newest_q <= nd_q + pix_t'(HIH0 + HIW0);
-                    nd_q <= hi_d(td + pix_t'(2 * S * HW));
+                    room_cur <= ndl_q; room_m1 <= ndl1_q;
+                    lol_q <= ndl_q; lol1_q <= ndl1_q;
+                    ndl_q <= lo_at(td, 2 * S * HW, L);
+                    ndl1_q <= lo_at(td, 2 * S * HW, L - 1);
+                    nd_q <= hi_d_at(td, 2 * S * HW);
                 end
                 if (step_wrap) begin
                     od <= '0; td <= T0D; bd <= coord_t'(-P);
                     rd_frame_done <= 1;
+                    room_cur <= NPIX_P + pix_t'(L); room_m1 <= NPIX_P + pix_t'(L - 1);
+                    lol_q <= lo0(T0D) + pix_t'(L); lol1_q <= lo0(T0D) + pix_t'(L - 1);
+                    ndl_q <= lo0(T0D + pix_t'(S * HW)) + pix_t'(L);
+                    ndl1_q <= lo0(T0D + pix_t'(S * HW)) + pix_t'(L - 1);
                     org <= rbase + slot_t'(T0D + T0H + T0W);
                     hd_q <= HID0; hdh_q <= HID0 + HIH0; hdw_q <= HID0 + HIW0;
-                    newest_q <= HID0 + HIH0 + HIW0;
+                    newest_q <= NEWEST0;
                     nd_q <= hi_d(T0D + pix_t'(S * HW));
                 end
             end
@@ -296,6 +356,7 @@ module hwreg_swg3d #(
             if (vol_change) begin
                 rd_frame_done <= 0; wr_ahead <= 0; rbase <= rbase + slot_t'(NPIX);
                 org <= org + slot_t'(NPIX);
+                room_cur <= pix_t'(L); room_m1 <= pix_t'(L - 1);
             end
             // FIFO
             if (rd_valid_q) fifo[f_head + 2'(f_count)] <= beat;
@@ -306,11 +367,23 @@ module hwreg_swg3d #(
 
 `ifndef SYNTHESIS
     // The registers kept next to the counters equal what they stand for (checked in simulation).
+    pix_t room_q;                                 // room as main's RTL registered it
+    always_ff @(posedge clk) room_q <= !rst_n ? pix_t'(L) : (vol_change ? '0 : need_lo) + pix_t'(L);
     always_ff @(posedge clk) if (rst_n) begin
         if (newest_q != hi_d(td) + hi_h(th) + hi_x(tw) || hdh_q != hi_d(td) + hi_h(th)
             || hd_q != hi_d(td) || hdw_q != hi_d(td) + HIW0 || nd_q != hi_d(td + pix_t'(S * HW))
-            || nh_q != hi_h(th + pix_t'(S * W)) || nw_q != hi_x(tw + pix_t'(S)) || org != slot_t'(pix_t'(rbase) + td + th + tw)
+            || nh_q != hi_h(th + pix_t'(S * W)) || nw_q != hi_x(tw + pix_t'(S))
+            || org != slot_t'(pix_t'(rbase) + td + th + tw)
             || wr_abs != (wr_ahead ? NPIX_P : '0) + wr_pix
+            || in_ready_q != (wr_pix != NPIX_P && wr_abs < room_q)
+            || room_cur != need_lo + pix_t'(L) || room_m1 != room_cur - 1'b1
+            || lol_q != lo_dt + pix_t'(L) || lol1_q != lol_q - 1'b1
+            || hi_d_at(td, S * HW) != hi_d(td + pix_t'(S * HW))
+            || hi_h_at(th, S * W) != hi_h(th + pix_t'(S * W))
+            || hi_x_at(tw, S) != hi_x(tw + pix_t'(S))
+            || lo_at(td, S * HW, L) != lo0(td + pix_t'(S * HW)) + pix_t'(L)
+            || nhl_q != lo0(th + pix_t'(S * W)) || ndl_q != lo0(td + pix_t'(S * HW)) + pix_t'(L)
+            || ndl1_q != ndl_q - 1'b1
             || td != pix_t'(int'(bd) * HW) || th != pix_t'(int'(bh) * W) || tw != pix_t'(bw)
             || int'(bd) != int'(od) * S - P || int'(bh) != int'(oh) * S - P
             || int'(bw) != int'(ow) * S - P)

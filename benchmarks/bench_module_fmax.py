@@ -14,12 +14,14 @@ network).
 
 ``--rev REV`` takes the RTL from a git revision (``--rev main``: before a change) instead of
 the working tree; nextpnr runs with each of ``--seeds`` (default 1 2 3: placement moves Fmax
-by several per cent) and the median run is reported; ``--as KEY`` stores the results under KEY per case (``before``, ``after``) in
-``--out`` (merged into what is there); ``--keep DIR`` keeps the tools' files (nextpnr's report
-with the critical paths: ``DIR/<case>/run/nextpnr-report.json``).
+by several per cent) and the median run is reported; ``--as KEY`` stores the results under
+KEY per case (``before``, ``after``) in ``--out`` (merged into what is there); ``--keep DIR``
+keeps the tools' files (nextpnr's report with the critical paths:
+``DIR/<case>_s<seed>/run/nextpnr-report.json``).
 
-Usage: ``nice -n 10 python benchmarks/bench_module_fmax.py [--rev main] --as before
-[--only swg3d_s1_c8] [--mhz 100] [--out benchmarks/results/module_fmax.json]``
+Usage: ``nice -n 10 python benchmarks/bench_module_fmax.py [--rev main] --as before|after
+[--only CASE ...] [--seeds 1 2 3] [--mhz 100] [--keep DIR]
+[--out benchmarks/results/module_fmax.json]``
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: chained output to input. The tiny build's window generators (ConvolutionInputGenerator3D_
 #: hwreg_3 was on the network's critical path, behind a FIFO and a width converter: the
 #: ``chain`` case), its upsample and representative converters/FIFOs.
-Stage = tuple[str, dict[str, int], int]
+Stage = tuple[str, dict[str, int | str], int]
 SWG_S1 = dict(BITS=4, C=8, SIMD_IN=8, M=1, D=8, H=8, W=8, K=3, S=1, P=1, ADDR_BITS=8)
 CASES: dict[str, tuple[int, list[Stage]]] = {
     "swg3d_s1_c8_simd8": (32, [("hwreg_swg3d", SWG_S1, 32)]),
@@ -56,14 +58,35 @@ CASES: dict[str, tuple[int, list[Stage]]] = {
     "dwc_1_to_8": (4, [("hwreg_dwc", dict(BITS=4, IN_E=1, OUT_E=8), 32)]),
     "dwc_8_to_2": (32, [("hwreg_dwc", dict(BITS=4, IN_E=8, OUT_E=2), 8)]),
     "fifo_32x256": (32, [("hwreg_fifo", dict(WIDTH=32, ADDR_BITS=8), 32)]),
+    # the tiny build's hwreg thresholding: 4-bit activations, and the 8-bit output head
+    "thresholding_n15_i13": (13, [("hwreg_thresholding", dict(
+        C=8, PE=1, N=15, I_BITS=13, I_SIGNED=1, O_BITS=4, BIAS=0, INIT_FILE="thr.dat"), 4)]),
+    "thresholding_n255_i15": (15, [("hwreg_thresholding", dict(
+        C=3, PE=1, N=255, I_BITS=15, I_SIGNED=1, O_BITS=8, BIAS=-128, INIT_FILE="thr.dat"), 8)]),
 }
+#: modules a module instantiates
+DEPENDS = {"hwreg_thresholding": ["hwreg_rom"]}
+
+
+def thresholds_file(path: Path, params: dict[str, int | str]) -> None:
+    """Ascending thresholds for ``hwreg_thresholding`` (``$readmemh`` words, one a channel)."""
+    n, t_bits, pe = int(params["N"]), int(params["I_BITS"]) + 1, int(params["PE"])
+    lo, step = -(1 << (t_bits - 2)), max(1, (1 << (t_bits - 1)) // (n + 1))
+    words = []
+    for cf in range(int(params["C"]) // pe):
+        w = 0
+        for i in range(pe * n):
+            w |= ((lo + (i % n) * step + cf) % (1 << t_bits)) << (i * t_bits)
+        words.append(f"{w:x}")
+    path.write_text("\n".join(words) + "\n")
 
 
 def wrapper(in_bits: int, stages: list[Stage]) -> str:
     """A top ``fmax_top(clk, din, dout)`` around the chained ``stages``, its ports registered."""
     insts = []
     for i, (module, params, out_bits) in enumerate(stages):
-        ps = ", ".join(f".{k}({v})" for k, v in params.items())
+        ps = ", ".join(f'.{k}("{v}")' if isinstance(v, str) else f".{k}({v})"
+                       for k, v in params.items())
         insts.append(f"""    logic [{out_bits - 1}:0] d{i + 1};
     logic v{i + 1}, r{i + 1};
     {module} #({ps}) s{i} (
@@ -121,7 +144,12 @@ def run_case(name: str, work: Path, mhz: float, rev: str | None, seed: int = 1
     critical path."""
     in_bits, stages = CASES[name]
     work.mkdir(parents=True)
-    srcs = [rtl_source(m, work, rev) for m in dict.fromkeys(m for m, _, _ in stages)]
+    mods = [d for m, _, _ in stages for d in (m, *DEPENDS.get(m, []))]
+    srcs = [rtl_source(m, work, rev) for m in dict.fromkeys(mods)]
+    for _, params, _ in stages:
+        if "INIT_FILE" in params:
+            (work / "run").mkdir(exist_ok=True)
+            thresholds_file(work / "run" / str(params["INIT_FILE"]), params)
     top = work / "fmax_top.sv"
     top.write_text(wrapper(in_bits, stages))
     info = board_info(Board.ulx3s_85f)

@@ -125,9 +125,9 @@ def rtl_source(module: str, dest: Path, rev: str | None) -> Path:
     return path
 
 
-def _head() -> str:
-    """The checked-out commit (short hash) of the repository."""
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+def _head(rev: str = "HEAD") -> str:
+    """The commit (short hash) of git revision ``rev`` of the repository."""
+    return subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True,
                           text=True, check=False).stdout.strip()
 
 
@@ -173,7 +173,7 @@ def run_case(name: str, work: Path, mhz: float, rev: str | None, seed: int = 1
     util = r.get("utilisation", {})
     cp = r.get("critical_path") or {}
     return {"modules": [{"module": m, "params": ps} for m, ps, _ in stages],
-            "rtl": rev or f"working tree at {_head()}",
+            "rtl": f"{rev} at {_head(rev)}" if rev else f"working tree at {_head()}",
             "target_MHz": mhz, "seed": seed, "fmax_MHz": r.get("fmax_MHz"),
             "LUT4": util.get("LUT", {}).get("used"), "FF": util.get("FF", {}).get("used"),
             "EBR": util.get("BRAM_18K", {}).get("used"),

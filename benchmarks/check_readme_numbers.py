@@ -117,6 +117,17 @@ def _bit_row(key: str, row: str) -> list[Claim]:
     return [Claim(row, BIT, f"{key}/{path}", fmt) for path, fmt in fields.items()]
 
 
+MODULE_FMAX = R + "module_fmax.json"
+
+
+def _module_row(case: str, row: str) -> list[Claim]:
+    """A row of the per-module Fmax table (``module_fmax.json``): Fmax, LUT4 and FF before
+    (main's RTL) and after."""
+    return [Claim(row, MODULE_FMAX, f"{case}/{when}/{key}", fmt)
+            for when in ("before", "after")
+            for key, fmt in (("fmax_MHz", "{:.1f} MHz"), ("LUT4", "{:,}"), ("FF", "{}"))]
+
+
 RB, RB1, RB2, RB3 = (R + f"realbrain{v}.json" for v in ("", "_v1_models", "_v2_models",
                                                           "_v3_models"))
 ACC, LEVERS = R + "accuracy.json", R + "levers_w4a4.json"
@@ -465,6 +476,11 @@ CLAIMS: tuple[Claim, ...] = (
           "{:.2f}"),
     Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "time_s_per_pair/L0_float_torch"),
     Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "L3_over_float_torch", "{:.1f}x"),
+    *_module_row("swg3d_s1_c8_simd8", "| 46.5 MHz, 2,101, 439 | 100.0 MHz, 956, 309 |"),
+    *_module_row("swg3d_s2_c4_simd1", "| 46.7 MHz, 2,010, 413 | 98.8 MHz, 893, 279 |"),
+    *_module_row("swg3d_4x4x4_c8_simd2", "| 48.1 MHz, 2,106, 418 | 98.3 MHz, 785, 254 |"),
+    *_module_row("chain_fifo_dwc_swg3d", "| 44.4 MHz, 2,230, 532 | 97.3 MHz, 987, 398 |"),
+    *_module_row("upsample3d_c8_pe1", "| 76.7 MHz, 1,202, 337 | 145.6 MHz, 412, 78 |"),
 )
 
 

@@ -108,12 +108,14 @@ def _tool(name: str, args: list[str], cwd: Path, timeout_s: float) -> tuple[int,
 
 def place_and_route(sources: list[Path], top: str, info: BoardInfo, clock_mhz: float,
                     workdir: Path, name: str, seed: int = 1, timeout_s: float = 3600.0,
-                    primitives: list[Path] | None = None) -> dict[str, Any]:
+                    primitives: list[Path] | None = None, constraints: str | None = None,
+                    pack: bool = True) -> dict[str, Any]:
     """Yosys ``synth_ecp5`` of ``top`` -> nextpnr-ecp5 at ``clock_mhz`` -> ecppack (only when
-    it fits and meets timing) in ``workdir`` (``primitives``: see
-    :func:`hwreg.synth.yosys.synthesize`; the PLL). Returns the result (``bitstream.json``'s
-    content); raises BitstreamError when it does not fit or misses timing (``workdir`` keeps
-    the reports, no ``.bit``), RuntimeError when a tool fails otherwise."""
+    it fits and meets timing, and ``pack``) in ``workdir`` (``primitives``: see
+    :func:`hwreg.synth.yosys.synthesize`; the PLL; ``constraints``: the LPF text, default
+    :func:`lpf` of the board). Returns the result (``bitstream.json``'s content); raises
+    BitstreamError when it does not fit or misses timing (``workdir`` keeps the reports, no
+    ``.bit``), RuntimeError when a tool fails otherwise."""
     from hwreg.synth.yosys import synthesize
 
     p = info.ecp5
@@ -121,7 +123,7 @@ def place_and_route(sources: list[Path], top: str, info: BoardInfo, clock_mhz: f
         raise ValueError(f"{info.part}: not an ECP5 part")
     y = synthesize(sources, top, workdir, "ecp5", timeout_s=timeout_s, netlist="netlist.json",
                    primitives=primitives or ())
-    (workdir / "board.lpf").write_text(lpf(info))
+    (workdir / "board.lpf").write_text(lpf(info) if constraints is None else constraints)
     args = [f"--{p.device}", "--package", p.package, "--speed", str(p.speed),
             "--json", "netlist.json", "--lpf", "board.lpf", "--textcfg", "design.config",
             "--report", "nextpnr-report.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
@@ -160,6 +162,8 @@ def place_and_route(sources: list[Path], top: str, info: BoardInfo, clock_mhz: f
         raise BitstreamError("misses timing: " + "; ".join(bad) + (
             f" (critical path {cp['from']} -> {cp['to']}, {cp['delay_ns']} ns: "
             f"{cp['logic_ns']} logic, {cp['routing_ns']} routing)" if cp else ""), result)
+    if not pack:
+        return result
     rc, out, pack_s = _tool("yowasp-ecppack", ["design.config", f"{name}.bit"], workdir,
                             timeout_s)
     if rc or not (workdir / f"{name}.bit").is_file():

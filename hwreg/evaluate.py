@@ -166,6 +166,7 @@ def evaluate_model(ref: str | Path, out: Path, data: Path | None = None,
     result = evaluate_pairs(model.to(torch_device), subjects, cfg.data.resolved_label_ids(),
                             max_pairs, torch_device, progress=progress)
     result["model"] = str(ref)
+    result["passes"] = model.passes  # accelerator passes per pair (model.cascade x 2**flips)
     oracle_result = (oracle_rows(cfg.data.root, subjects, cfg.data.resolved_label_ids(),
                                  max_pairs, progress)
                      if oracle and is_synthetic(cfg.data.root) else None)

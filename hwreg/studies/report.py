@@ -135,7 +135,8 @@ def write_report(out: Path, data: Path, full: bool = False, embed_images: bool =
         ident, reg = m["identity"], m["registered"]
         ceiling = m.get("ceiling", {})
         syn = ceiling.get("syn", {})
-        rows.append([label, m["pairs"], ident["dice_mean"], f"{reg['dice_mean']:.3f} ± "
+        rows.append([label, m.get("passes", 1), m["pairs"], ident["dice_mean"],
+                     f"{reg['dice_mean']:.3f} ± "
                      f"{reg['dice_sd']:.3f}", ident["tre_mm"], reg["tre_mm"],
                      reg["folding_percent"], reg["dice_mean"] - ident["dice_mean"],
                      _percent(ceiling.get("fraction_of_oracle_gain")),
@@ -157,7 +158,8 @@ def write_report(out: Path, data: Path, full: bool = False, embed_images: bool =
         results["quoted"].setdefault(source, {})["syn_dice_on_eval_pairs"] = {
             "pairs": syn_note["pairs"], "dice": syn_note["syn_dice"]}
     blocks += [("h2", "Registration accuracy on held-out pairs"),
-               _table(["model", "pairs", "Dice before", "Dice after ± sd", "TRE before (mm)",
+               _table(["model", "passes per pair", "pairs", "Dice before", "Dice after ± sd",
+                       "TRE before (mm)",
                        "TRE after (mm)", "folding %", "Dice gain", "of oracle gain",
                        "of SyN gain"], rows), ("p", note)]
     results["accuracy"] = {k: {"dice_before": v["identity"]["dice_mean"],

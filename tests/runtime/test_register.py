@@ -106,7 +106,7 @@ def test_flips_and_cascade_override_the_models_passes(tmp_path: Path, tiny_model
     from hwreg.errors import UserError
     from hwreg.runtime.register import Registrar
 
-    assert Registrar("demo-w4a4", "cpu").net.passes == 16  # the shipped model's settings
+    assert Registrar("demo-w4a4", "cpu").net.passes == 24  # the shipped model's settings
     assert Registrar("demo-w4a4", "cpu", flips=0, cascade=1).net.passes == 1
     with pytest.raises(UserError, match=r"^--flips: expected 0\.\.3"):
         Registrar(tiny_model, "cpu", flips=4)

@@ -31,6 +31,9 @@ def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None
     # the demo's float run fine-tunes the shipped demo-float-v1 (it shows learning on a CPU)
     float_cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "float.yaml").read_text())
     assert float_cfg["train"]["init_from"] == "demo-float-v1"
+    # on a CPU the demo trains and evaluates its own models in single passes
+    assert cfg["train"]["cascade"] == 1
+    assert (cfg["model"]["flips"], cfg["model"]["cascade"]) == (0, 1)
     full_w4a4 = yaml.safe_load((tmp_path / "full" / "configs" / "w4a4.yaml").read_text())
     assert full_w4a4["train"]["init_from"].endswith("models/float/model.pt")
 
@@ -42,7 +45,8 @@ def test_report_from_stage_outputs(tmp_path: Path) -> None:
     ident = {**summary, "dice_mean": 0.3, "tre_mm": 6.0}
     (out / "eval" / "demo-w4a4__shipped").mkdir(parents=True)
     (out / "eval" / "demo-w4a4__shipped" / "metrics.json").write_text(json.dumps(
-        {"pairs": 2, "identity": ident, "registered": summary, "model": "demo-w4a4"}))
+        {"pairs": 2, "identity": ident, "registered": summary, "model": "demo-w4a4",
+         "passes": 24}))
     (out / "emulation").mkdir()
     (out / "emulation" / "emulation.json").write_text(json.dumps(
         {"pairs": 2, "exact": True, "levels": {"L1": {"max_abs_diff_vs_L1": 0,
@@ -55,7 +59,7 @@ def test_report_from_stage_outputs(tmp_path: Path) -> None:
                 "fifo_sizing": "simulation", "fifo_bits": 4096}}))
     report = write_report(out, tmp_path / "no-data")
     text = report.read_text()
-    assert "| demo-w4a4 (shipped) | 2 | 0.300 | 0.400 ± 0.100 |" in text
+    assert "| demo-w4a4 (shipped) | 24 | 2 | 0.300 | 0.400 ± 0.100 |" in text
     assert "| 0.100 | - | - |" in text  # no oracle or SyN in that metrics.json: said as "-"
     assert "registration figure not drawn" in text  # no data folder: said, not hidden
     assert "| L4: every layer's RTL vs L3 | 12/12 layers exact |" in text

@@ -156,7 +156,7 @@ def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1",
-                                  "demo-w4a4-v2", "demo-w4a4-v3"])
+                                  "demo-w4a4-v2", "demo-w4a4-v3", "demo-w4a4-v4"])
 def test_shipped_models_load_by_name(name: str) -> None:
     _, cfg, ckpt = load_model(name)
     assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
@@ -164,7 +164,7 @@ def test_shipped_models_load_by_name(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1", "demo-w4a4-v2",
-                                  "demo-w4a4-v3"])
+                                  "demo-w4a4-v3", "demo-w4a4-v4"])
 def test_shipped_models_are_what_their_configs_say(name: str) -> None:
     """Each shipped model records the steps that were run, and its config says them."""
     _, cfg, ckpt = load_model(name)
@@ -219,15 +219,26 @@ def test_atlas_pairs_run_resumes_to_the_same_weights(ibsr_dataset: Callable[...,
         assert torch.equal(value, resumed["state_dict"][key]), key
 
 
-def test_shipped_demo_w4a4_is_the_average_its_configs_say() -> None:
-    """demo-w4a4 is a weight average of checkpoints of the runs of demo_w4a4.yaml and
-    demo_w4a4_b.yaml (their configs differ in the LNCC weight and the steps run)."""
-    _, _, ckpt = load_model("demo-w4a4")
+def test_shipped_demo_w4a4_v4_is_the_average_its_configs_say() -> None:
+    """demo-w4a4-v4 is a weight average of checkpoints of the runs of demo_w4a4_v4.yaml and
+    demo_w4a4_v4_b.yaml (their configs differ in the LNCC weight and the steps run)."""
+    _, _, ckpt = load_model("demo-w4a4-v4")
     configs = Path(__file__).parents[2] / "configs"
-    a, b = (to_dict(load_run_config(configs / f)) for f in ("demo_w4a4.yaml", "demo_w4a4_b.yaml"))
+    a, b = (to_dict(load_run_config(configs / f))
+            for f in ("demo_w4a4_v4.yaml", "demo_w4a4_v4_b.yaml"))
     sources, steps = ckpt["average"]["sources"], ckpt["average"]["steps"]
     assert len(sources) == len(steps) >= 2 and steps[0] == ckpt["step"] == a["train"]["steps"]
     assert max(steps) <= max(a["train"]["steps"], b["train"]["steps"])
     assert a["loss"].pop("image_weight") != b["loss"].pop("image_weight")
     a["train"].pop("steps"), b["train"].pop("steps")
     assert a == b
+
+
+def test_shipped_demo_w4a4_is_the_average_of_one_cascade_trained_run() -> None:
+    """demo-w4a4 averages checkpoints of the one run of demo_w4a4.yaml (trained through two
+    cascade passes from demo-w4a4-v4), the last of them at the steps the config says."""
+    _, cfg, ckpt = load_model("demo-w4a4")
+    steps = ckpt["average"]["steps"]
+    assert len(steps) >= 2 and steps[0] == ckpt["step"] == cfg.train.steps == max(steps)
+    assert len(set(steps)) == len(steps)
+    assert cfg.train.cascade == 2 and cfg.train.init_from == "demo-w4a4-v4"

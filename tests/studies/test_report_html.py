@@ -140,7 +140,7 @@ def test_report_html_is_real_html(tiny_build, tmp_path: Path) -> None:
     assert "|---" not in text and not re.search(r"^#+ ", text, re.MULTILINE)
     headers = [t["headers"] for t in page.tables]
     expect = [
-        ["model", "pairs", "Dice before", "Dice after ± sd"],
+        ["model", "passes per pair", "pairs", "Dice before", "Dice after ± sd"],
         ["point", "bits", "target sparsity", "sparsity", "Dice mean ± sd"],  # the sweep
         ["stage", "bits", "target sparsity"],  # the seed's Table 1
         ["board", "pairs/s", "LUT", "BRAM_18K", "URAM", "DSP", "FIFOs (kbit)", "fits"],

@@ -37,6 +37,32 @@ def test_fit_check_names_the_overflow() -> None:
     assert len(pnr.fit_problems(util)) == 2
 
 
+#: The log of a nextpnr run stopped while routing (the demo network on 40x48x40 at 25 MHz;
+#: excerpt of its lines, as nextpnr-ecp5 writes them).
+NEXTPNR_ROUTING = """Info: Device utilisation:
+Info: \t              DP16KD:     206/    208    99%
+Info: \t          MULT18X18D:      92/    156    58%
+Info: \t        TRELLIS_COMB:   41320/  83640    49%
+Info: SA placement time 1799.23s
+
+Info: Max frequency for clock '$glbnet$pll.clkout': 30.56 MHz (PASS at 25.00 MHz)
+Info: Routing..
+Info:     128000 |    35746      92253 |  152   848 |    194702|       7.68     667.66|
+"""
+
+
+def test_a_nextpnr_run_out_of_time_says_where_it_stopped() -> None:
+    e = pnr._timed_out(NEXTPNR_ROUTING, {"part": "LFE5U-85F-6BG381C"}, 3600.0)
+    assert isinstance(e, pnr.BitstreamError)
+    assert str(e) == ("nextpnr not done after 3600 s (stopped in routing; 30.56 MHz estimated "
+                      "after placement); raise --timeout")
+    r = e.result
+    assert r["timed_out"] and r["placed"] and r["fmax_MHz_estimate_before_routing"] == 30.56
+    assert r["utilisation"]["BRAM_18K"] == {"used": 206, "available": 208}
+    early = pnr._timed_out(NEXTPNR_ROUTING.split("Info: SA")[0], {}, 60.0)
+    assert "stopped in placement)" in str(early) and not early.result["placed"]
+
+
 def test_ecp5_cells_count_as_nextpnr_counts_lut4s() -> None:
     """Yosys's cells of the tiny network's board top and nextpnr's "Total LUT4s: 21819" for
     the same netlist (logic 8261 + carry 12352 + RAM 804 + RAMW 402)."""

@@ -468,6 +468,18 @@ CLAIMS: tuple[Claim, ...] = (
         d, "largest_fitting/capacity/DSP"), "({:.0f} %)"),
     Claim(FIT_ROW, FIT, "largest_fitting/estimated_pairs_per_s", "{:.1f} pairs/s"),
     # ECP5 bitstreams of the tiny network (benchmarks/bench_bitstream.py)
+    Claim("Yosys mapped it to 269 EBR and 184 MULT18X18D", BIT,
+          "demo40_f25_before/utilisation/BRAM_18K/used", "{} EBR"),
+    Claim("Yosys mapped it to 269 EBR and 184 MULT18X18D", BIT,
+          "demo40_f25_before/utilisation/DSP/used", "{} MULT"),
+    Claim("(`demo40_f25_before`: hwreg's estimate 145 and 106)", BIT,
+          "demo40_f25_before/estimate/BRAM_18K", "estimate {} and"),
+    Claim("(`demo40_f25_before`: hwreg's estimate 145 and 106)", BIT,
+          "demo40_f25_before/estimate/DSP", "and {})"),
+    Claim("folded for half that rate, 257 EBR and\n  92 MULT18X18D (`demo40_f12_before`)", BIT,
+          "demo40_f12_before/utilisation/BRAM_18K/used", "{} EBR"),
+    Claim("folded for half that rate, 257 EBR and\n  92 MULT18X18D (`demo40_f12_before`)", BIT,
+          "demo40_f12_before/utilisation/DSP/used", "{} MULT"),
     *_bit_row("tiny", "| 24,545 | 4,352 | 23 | 21 | 39.5 MHz (100): missed, no .bit "
                       "| 528 s | 2734 s |"),
     *_bit_row("tiny_40", "| 23,720 | 4,230 | 24 | 19 | 39.7 MHz (40): missed, no .bit "

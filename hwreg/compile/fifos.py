@@ -368,9 +368,9 @@ def read_fifo_depths(build_dir: str | Path, required: bool = False) -> dict[str,
 
 
 #: hwreg_fifo's STYLE parameter per estimated memory style (``hw/hdl/hwreg_fifo.sv``): LUT RAM
-#: for FINN's shift-register and LUTRAM styles, block RAM for block (and URAM, which only
-#: Vivado could map, as block RAM for the open flows).
-FIFO_STYLE = {"srl": 1, "distributed": 1, "block": 2, "ultra": 2}
+#: for FINN's shift-register and LUTRAM styles, block RAM for block; URAM (Xilinx only) is
+#: left to the synthesis tool's choice.
+FIFO_STYLE = {"srl": 1, "distributed": 1, "block": 2}
 
 
 def read_fifo_styles(build_dir: str | Path) -> dict[str, int] | None:

@@ -201,3 +201,24 @@ def test_whole_top_synthesis_next_to_the_estimates(ecp5_build, tmp_path) -> None
     assert r["hwreg_estimate"]["LUT"] > r["finn_estimate"]["LUT"]  # + FIFOs, converters
     md = (tmp_path / "top" / "synth_top.md").read_text()
     assert "FINN estimate (layers only)" in md and f"{r['fifos']} FIFOs" in md
+
+
+def test_stitched_fifos_ask_for_the_estimated_memory(ecp5_build, tmp_path) -> None:
+    """Each FIFO of the board top asks synthesis for the memory its estimate chose
+    (``report/estimate_fifos.json``): LUT RAM for shift-register/LUTRAM styles, block RAM for
+    block."""
+    import re
+
+    from hwreg.compile.fifos import FIFO_STYLE, read_fifo_styles
+    from hwreg.synth.top import load_build, stitched_top
+
+    cfg, model = load_build(ecp5_build)
+    files, _, _ = stitched_top(model, ecp5_build, tmp_path, "xc7z020clg400-1", cfg.clock_ns,
+                               "hwreg")
+    text = next(f for f in files if f.name == "hwreg_accel.sv").read_text()
+    got = {name: int(style)
+           for style, name in re.findall(r"\.STYLE\((\d)\)\) (fifo_\w+) ", text)}
+    est = json.loads((ecp5_build / "report" / "estimate_fifos.json").read_text())
+    assert got == read_fifo_styles(ecp5_build) and set(got) == set(est)
+    assert got == {n: FIFO_STYLE.get(r["style"], 0) for n, r in est.items()}
+    assert 1 in got.values()  # the tiny build's small FIFOs: LUT RAM

@@ -135,7 +135,7 @@ def write_report(out: Path, data: Path, full: bool = False, embed_images: bool =
         ident, reg = m["identity"], m["registered"]
         ceiling = m.get("ceiling", {})
         syn = ceiling.get("syn", {})
-        rows.append([label, m.get("passes", 1), m["pairs"], ident["dice_mean"],
+        rows.append([label, m.get("passes", "-"), m["pairs"], ident["dice_mean"],
                      f"{reg['dice_mean']:.3f} ± "
                      f"{reg['dice_sd']:.3f}", ident["tre_mm"], reg["tre_mm"],
                      reg["folding_percent"], reg["dice_mean"] - ident["dice_mean"],

@@ -480,6 +480,22 @@ CLAIMS: tuple[Claim, ...] = (
           "demo40_f12_before/utilisation/BRAM_18K/used", "{} EBR"),
     Claim("folded for half that rate, 257 EBR and\n  92 MULT18X18D (`demo40_f12_before`)", BIT,
           "demo40_f12_before/utilisation/DSP/used", "{} MULT"),
+    *(Claim("(`demo40_f12`, 2.4 MB): 52,213 LUT4 (62 %), 7,008 FF,\n  206 of the 208 EBR, 92 of "
+            "the 156 MULT18X18D; **36.5 MHz achieved**", BIT, f"demo40_f12/{path}", fmt)
+      for path, fmt in (("utilisation/LUT/used", "{:,} LUT4"), ("utilisation/FF/used", "{:,} FF"),
+                        ("utilisation/BRAM_18K/used", "{} of the 208"),
+                        ("utilisation/DSP/used", "{} of the 156"),
+                        ("fmax_MHz", "{:.1f} MHz achieved"))),
+    Claim("Yosys 638 s, nextpnr 1809 s", BIT, "demo40_f12/yosys_s", "Yosys {:.0f} s"),
+    Claim("Yosys 638 s, nextpnr 1809 s", BIT, "demo40_f12/nextpnr_s", "nextpnr {:.0f} s"),
+    Claim("runs 5.9 passes/s (6.2 M cycles a pass", BIT,
+          lambda d: _get(d, "demo40_f12/fmax_MHz") * 1e6 / _get(d, "demo40_f12/bottleneck_cycles"),
+          "{:.1f} passes/s"),
+    Claim("runs 5.9 passes/s (6.2 M cycles a pass", BIT,
+          lambda d: _get(d, "demo40_f12/bottleneck_cycles") / 1e6, "({:.1f} M cycles"),
+    *(Claim("estimate for the build: 33,912 LUT4,\n  139 EBR, 92 MULT18X18D", BIT,
+            f"demo40_f12/estimate/{k}", fmt)
+      for k, fmt in (("LUT", "{:,} LUT4"), ("BRAM_18K", "{} EBR"), ("DSP", "{} MULT"))),
     *_bit_row("tiny", "| 24,545 | 4,352 | 23 | 21 | 39.5 MHz (100): missed, no .bit "
                       "| 528 s | 2734 s |"),
     *_bit_row("tiny_40", "| 23,720 | 4,230 | 24 | 19 | 39.7 MHz (40): missed, no .bit "

@@ -184,12 +184,14 @@ def load_for_inference(ref: str | Path) -> tuple[torch.nn.Module, RunConfig, dic
     return model, cfg, ckpt
 
 
-def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
+def init_weights_from(model: RegNet, ref: str | Path, partial: bool = False) -> list[str]:
     """Copy conv weights/biases from another model (e.g. float -> quantized) by name.
 
-    Every conv parameter of ``model`` must be found with the same shape; quantizer parameters
-    are copied too where the source has them with the same shape (e.g. a quantized model of the
-    same bit widths), else left to initialise from statistics. Returns the copied names.
+    Every conv parameter of ``model`` must be found with the same shape, unless ``partial``:
+    then those that are not (a layer the source lacks, a head of another width) keep their
+    fresh initialisation, and at least one must be found. Quantizer parameters are copied too
+    where the source has them with the same shape (e.g. a quantized model of the same bit
+    widths), else left to initialise from statistics. Returns the copied conv names.
     """
     source = read_model_file(resolve_model(ref)).get("state_dict")
     if not isinstance(source, dict) or not all(isinstance(v, torch.Tensor)
@@ -198,9 +200,12 @@ def init_weights_from(model: RegNet, ref: str | Path) -> list[str]:
     own = model.state_dict()
     wanted = [k for k in own if k.endswith(("weight", "bias")) and "quant" not in k]
     missing = [k for k in wanted if k not in source or source[k].shape != own[k].shape]
-    if missing:
+    if missing and (not partial or len(missing) == len(wanted)):
+        hint = ("no conv parameter fits" if partial else "another architecture? "
+                "train.init_partial: true keeps the layers that do not fit as initialised")
         raise UserError(f"{ref}: cannot initialise from it, parameter '{missing[0]}' is missing "
-                        "or has another shape (different architecture?)")
+                        f"or has another shape ({hint})")
+    wanted = [k for k in wanted if k not in missing]
     # learned quantizer scales (absent from a fresh model's state_dict until initialised)
     tensors = {**dict(model.named_parameters()), **dict(model.named_buffers()), **own}
     extra = [k for k, v in tensors.items()

@@ -181,10 +181,15 @@ class HostPasses:
         mirrored pairs when ``flips`` (eval mode only)."""
         if self.training or not self.cfg.flips:
             return self.network_pass(fixed, moving)
+        # the mirrored pairs go through the network as one batch (several times faster on a
+        # CPU than one pass each; each pair's DDF is the same, tests/test_model.py)
+        sets = flip_sets(self.cfg.flips)
+        dims = [[a + 2 for a in axes] for axes in sets]
+        ddfs = self.network_pass(torch.cat([fixed.flip(d) for d in dims]),
+                                 torch.cat([moving.flip(d) for d in dims]))
         total = torch.zeros(())
-        for axes in flip_sets(self.cfg.flips):
-            dims = [a + 2 for a in axes]
-            ddf = self.network_pass(fixed.flip(dims), moving.flip(dims)).flip(dims)
+        for k, (axes, d) in enumerate(zip(sets, dims, strict=True)):
+            ddf = ddfs[k * len(fixed):(k + 1) * len(fixed)].flip(d)
             sign = torch.ones(3, dtype=ddf.dtype, device=ddf.device)
             sign[list(axes)] = -1
             total = total + ddf * sign.view(1, 3, 1, 1, 1)

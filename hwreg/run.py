@@ -58,6 +58,10 @@ class TrainConfig:
     threads: int = 0
     #: Start from this model's weights (a name or a path), e.g. a float model for a W4A4 run.
     init_from: str | None = None
+    #: With ``init_from``: copy only the conv parameters that fit (same name and shape), the rest
+    #: (new layers, e.g. the level-0 decoder of ``model.head_level: 0`` from a level-1 model)
+    #: keep their fresh initialisation. False: every conv parameter must fit.
+    init_partial: bool = False
     #: Train through this many cascade passes (the host warp between them included, gradients
     #: through all, the loss on the composed DDF), so that the network learns to refine what an
     #: earlier pass left, as ``model.cascade`` uses it at inference. 1 = single passes. Costs

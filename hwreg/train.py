@@ -201,7 +201,13 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     model = build_model(cfg.model)
     model.train_cascade = tc.cascade
     if tc.init_from and resume is None:
-        init_weights_from(model, tc.init_from)
+        copied = init_weights_from(model, tc.init_from, partial=tc.init_partial)
+        if tc.init_partial and progress:
+            fresh = sorted({k.rsplit(".", 1)[0] for k, v in model.named_parameters()
+                            if k.endswith(("weight", "bias")) and "quant" not in k
+                            and k not in copied})
+            print(f"init_from {tc.init_from}: {len(copied)} conv tensors copied; new: "
+                  f"{', '.join(fresh) or 'none'}")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
     step, history, losses = 0, [], []

@@ -68,6 +68,26 @@ def test_train_cascade_changes_what_is_trained(ibsr_dataset: Callable[..., Path]
         bad.validate()
 
 
+def test_init_partial_grows_a_network_from_a_smaller_one(ibsr_dataset: Callable[..., Path],
+                                                         tmp_path: Path) -> None:
+    """``train.init_partial``: a full-resolution head (``head_level: 0``, a new decoder level)
+    starts from a half-resolution model's encoder; without it the run is refused."""
+    root = ibsr_dataset(n=5)
+    cfg = tiny_run_config(root, steps=1)
+    cfg.model.head_level = 1
+    source = read_model_file(train(cfg, tmp_path / "h1", progress=False))["state_dict"]
+    grown = tiny_run_config(root, steps=0)
+    grown.train.init_from = str(tmp_path / "h1" / "model.pt")
+    with pytest.raises(UserError, match=r"up\.0\.weight.*train\.init_partial: true"):
+        train(grown, tmp_path / "refused", progress=False)
+    grown.train.init_partial = True
+    state = read_model_file(train(grown, tmp_path / "h0", progress=False))["state_dict"]
+    assert {k for k in state if k.startswith(("up.0", "dec.0"))}  # the new decoder level
+    for name in ("enc.0.weight", "enc.1.weight", "down.0.0.weight"):
+        assert torch.equal(state[name], source[name])
+    assert state["head.weight"].shape[1] == 4 != source["head.weight"].shape[1]
+
+
 def test_resume_continues_step_count(ibsr_dataset: Callable[..., Path], tmp_path: Path) -> None:
     root = ibsr_dataset(n=5)
     run = tmp_path / "run"

@@ -22,6 +22,7 @@ over ranks, rank 0 alone evaluates and writes, and a run resumes on any number o
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,7 @@ from hwreg.errors import UserError
 from hwreg.evaluate import evaluate_pairs
 from hwreg.losses import registration_loss
 from hwreg.model import RegNet, build_model
-from hwreg.run import RunConfig, pick_device
+from hwreg.run import RunConfig, load_run_config, pick_device
 
 
 def prepare_split(cfg: RunConfig, progress: bool = True) -> tuple[list[Prepared], list[Prepared]]:
@@ -110,6 +111,8 @@ def _check_run_folder(cfg: RunConfig, out: Path, force: bool) -> dict[str, Any] 
     except (yaml.YAMLError, ValueError, OSError):
         raise UserError(f"{cfg_file}: not a readable run config; pass --force to start "
                         "over") from None
+    with contextlib.suppress(UserError):  # not loadable: compared as written, refused below
+        saved = to_dict(load_run_config(cfg_file))  # keys added since compare as defaults
     wanted = to_dict(cfg)
     if saved != wanted:
         if not (isinstance(saved, dict) and _only_steps_differ(saved, wanted)):

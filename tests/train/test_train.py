@@ -163,6 +163,16 @@ def test_other_config_in_run_folder_is_refused(ibsr_dataset: Callable[..., Path]
     other.train.lr = 0.5
     with pytest.raises(UserError, match="different config; pass --force"):
         train(other, tmp_path / "run", progress=False)
+    # a run started before a key existed (its config.yaml lacks it) extends when the key is at
+    # its default, and is refused when it is not
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    del saved["train"]["init_partial"]
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(saved))
+    longer = tiny_run_config(root, steps=3)
+    assert read_model_file(train(longer, tmp_path / "run", progress=False))["step"] == 3
+    longer.train.steps, longer.train.init_partial = 4, True
+    with pytest.raises(UserError, match="different config; pass --force"):
+        train(longer, tmp_path / "run", progress=False)
 
 
 def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:

@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # Brevitas (hwreg.model) is imported where a network is built
 
 FORMAT = "hwreg-model-1"
 #: Trained models shipped in the package (``hwreg/models/<name>.pt``).
-SHIPPED = ("demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1", "demo-w4a4-v2",
-           "demo-w4a4-v3", "demo-w4a4-v4")
+SHIPPED = ("demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1", "demo-float-v2",
+           "demo-w4a4-v2", "demo-w4a4-v3", "demo-w4a4-v4")
 
 
 def atomic_save(obj: Any, path: Path) -> None:

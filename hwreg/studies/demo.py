@@ -1,6 +1,6 @@
 """The main job, ``hwreg demo`` (``make demo``): every stage on the embedded default data.
 
-prepare data -> fine-tune float (from the shipped demo-float-v1, as configs/demo_float.yaml
+prepare data -> fine-tune float (from the shipped demo-float-v2, as configs/demo_float.yaml
 says) and train W4A4 from a trained float network (CPU-short schedules, W4A4 from the shipped
 demo-float; ``--full`` uses the configs' own schedules, the ones the shipped models were trained
 with, and the float model trained here) -> prune 50 % +

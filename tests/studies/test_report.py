@@ -28,9 +28,9 @@ def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None
     full_cfg = yaml.safe_load((tmp_path / "full" / "configs" / "float.yaml").read_text())
     shipped = yaml.safe_load((ROOT / "configs" / "demo_float.yaml").read_text())
     assert full_cfg["train"]["steps"] == shipped["train"]["steps"] and len(full) == len(stages)
-    # the demo's float run fine-tunes the shipped demo-float-v1 (it shows learning on a CPU)
+    # the demo's float run fine-tunes what configs/demo_float.yaml starts from (demo-float-v2)
     float_cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "float.yaml").read_text())
-    assert float_cfg["train"]["init_from"] == "demo-float-v1"
+    assert float_cfg["train"]["init_from"] == shipped["train"]["init_from"] == "demo-float-v2"
     # on a CPU the demo trains and evaluates its own models in single passes
     assert cfg["train"]["cascade"] == 1
     assert (cfg["model"]["flips"], cfg["model"]["cascade"]) == (0, 1)

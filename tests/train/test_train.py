@@ -186,15 +186,16 @@ def test_shipped_configs_load_and_unknown_key_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-w4a4-p50", "demo-float-v1",
-                                  "demo-w4a4-v2", "demo-w4a4-v3", "demo-w4a4-v4"])
+                                  "demo-float-v2", "demo-w4a4-v2", "demo-w4a4-v3",
+                                  "demo-w4a4-v4"])
 def test_shipped_models_load_by_name(name: str) -> None:
     _, cfg, ckpt = load_model(name)
     assert ckpt["metrics"]["final"]["dice"] > ckpt["metrics"]["final"]["dice_before"]
     assert cfg.model.name == name.split("-")[1]
 
 
-@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1", "demo-w4a4-v2",
-                                  "demo-w4a4-v3", "demo-w4a4-v4"])
+@pytest.mark.parametrize("name", ["demo-float", "demo-w4a4", "demo-float-v1", "demo-float-v2",
+                                  "demo-w4a4-v2", "demo-w4a4-v3", "demo-w4a4-v4"])
 def test_shipped_models_are_what_their_configs_say(name: str) -> None:
     """Each shipped model records the steps that were run, and its config says them."""
     _, cfg, ckpt = load_model(name)
@@ -264,11 +265,14 @@ def test_shipped_demo_w4a4_v4_is_the_average_its_configs_say() -> None:
     assert a == b
 
 
-def test_shipped_demo_w4a4_is_the_average_of_one_cascade_trained_run() -> None:
-    """demo-w4a4 averages checkpoints of the one run of demo_w4a4.yaml (trained through two
-    cascade passes from demo-w4a4-v4), the last of them at the steps the config says."""
-    _, cfg, ckpt = load_model("demo-w4a4")
+@pytest.mark.parametrize(("name", "start"), [("demo-w4a4", "demo-w4a4-v4"),
+                                             ("demo-float", "demo-float-v2")])
+def test_shipped_model_is_the_average_of_one_cascade_trained_run(name: str, start: str) -> None:
+    """demo-w4a4 and demo-float average checkpoints of the one run of their config (trained
+    through two cascade passes from their previous version), the last of them at the steps the
+    config says."""
+    _, cfg, ckpt = load_model(name)
     steps = ckpt["average"]["steps"]
     assert len(steps) >= 2 and steps[0] == ckpt["step"] == cfg.train.steps == max(steps)
     assert len(set(steps)) == len(steps)
-    assert cfg.train.cascade == 2 and cfg.train.init_from == "demo-w4a4-v4"
+    assert cfg.train.cascade == 2 and cfg.train.init_from == start

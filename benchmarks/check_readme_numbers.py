@@ -143,6 +143,7 @@ def _module_row(case: str, row: str) -> list[Claim]:
 RB, RB1, RB2, RB3, RB4 = (R + f"realbrain{v}.json" for v in (
     "", "_v1_models", "_v2_models", "_v3_models", "_v4_models"))
 ACC, LEVERS, LEV = R + "accuracy.json", R + "levers_w4a4.json", R + "levers_cascade.json"
+S24 = R + "register_speed_24.json"
 ACC1, RB1P, PASSES = R + "accuracy_1pass.json", R + "realbrain_1pass.json", R + "passes.json"
 PASSES_V4 = R + "passes_v4.json"
 REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
@@ -272,6 +273,22 @@ CLAIMS: tuple[Claim, ...] = (
           "rows/0/true_map_at_6mm"),
     Claim("(0.933 at full resolution; pair 0;", R + "realbrain_ceiling.json",
           "rows/0/true_map_1mm"),
+    # the 24-pass default on an idle machine (register_speed_24.json)
+    Claim("takes 6.1 s of wall time (7.9 CPU s)", S24, "summary/hwreg_wall_s", "{:.1f} s"),
+    Claim("takes 6.1 s of wall time (7.9 CPU s)", S24, "summary/hwreg_cpu_s", "{:.1f} CPU"),
+    Claim("and 3.4 s in\nthe process", S24, "summary/hwreg_in_process_s", "{:.1f} s"),
+    *(Claim("(load 0.41, resample in 0.22, network 0.89 for all 24 passes, resample out 1.16,\n"
+            "write 0.58 on pair 0)", S24, f"pairs/0/hwreg/in_process_s/{k}", "{:.2f}")
+      for k in ("load", "resample_in", "network", "resample_out", "write")),
+    Claim("the parcels go from 0.730 to 0.853 (SyN 0.906)", S24, "summary/dice_before"),
+    Claim("the parcels go from 0.730 to 0.853 (SyN 0.906)", S24, "summary/hwreg_dice"),
+    Claim("the parcels go from 0.730 to 0.853 (SyN 0.906)", S24, "summary/syn_dice"),
+    Claim("Batch mode: 0.27 pairs/s.", S24, "batch/pairs_per_second", "{:.2f}"),
+    Claim("3.7 ms wall (8.7 ms CPU)", S24, "host/model_grid_ms", "{:.1f} ms"),
+    Claim("3.7 ms wall (8.7 ms CPU)", S24, "host/model_grid_cpu_ms", "{:.1f} ms"),
+    Claim("at 1 mm 1.5 s", S24, lambda d: _get(d, "host/one_mm_ms") / 1000, "{:.1f} s"),
+    Claim("the file's ratio is 42x", S24, "summary/ratio_wall", "{:.0f}x"),
+    Claim("from a loaded run (254 s)", S24, "summary/syn_wall_s", "{:.0f} s"),
     # levers on the cascade-trained model
     *(claim for name, text in (
         ("demo-w4a4", "(the start) | 74,443 | 0.433 / 0.483 / 0.538 | 0.063 | 0.771 / 0.800 |"),

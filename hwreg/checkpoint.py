@@ -184,6 +184,19 @@ def load_for_inference(ref: str | Path) -> tuple[torch.nn.Module, RunConfig, dic
     return model, cfg, ckpt
 
 
+def source_state(ref: str | Path) -> dict[str, torch.Tensor]:
+    """The state_dict of model file ``ref`` (a name or a path), or a one-line UserError."""
+    source = read_model_file(resolve_model(ref)).get("state_dict")
+    if not isinstance(source, dict) or not all(isinstance(v, torch.Tensor)
+                                               for v in source.values()):
+        raise UserError(f"{ref}: the state_dict is not a mapping of tensors")
+    bad = [k for k, v in source.items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise UserError(f"{ref}: weight '{bad[0]}' has NaN/Inf values")
+    return source
+
+
 def init_weights_from(model: RegNet, ref: str | Path, partial: bool = False) -> list[str]:
     """Copy conv weights/biases from another model (e.g. float -> quantized) by name.
 
@@ -193,10 +206,7 @@ def init_weights_from(model: RegNet, ref: str | Path, partial: bool = False) -> 
     where the source has them with the same shape (e.g. a quantized model of the same bit
     widths), else left to initialise from statistics. Returns the copied conv names.
     """
-    source = read_model_file(resolve_model(ref)).get("state_dict")
-    if not isinstance(source, dict) or not all(isinstance(v, torch.Tensor)
-                                               for v in source.values()):
-        raise UserError(f"{ref}: the state_dict is not a mapping of tensors")
+    source = source_state(ref)
     own = model.state_dict()
     wanted = [k for k in own if k.endswith(("weight", "bias")) and "quant" not in k]
     missing = [k for k in wanted if k not in source or source[k].shape != own[k].shape]
@@ -210,10 +220,6 @@ def init_weights_from(model: RegNet, ref: str | Path, partial: bool = False) -> 
     tensors = {**dict(model.named_parameters()), **dict(model.named_buffers()), **own}
     extra = [k for k, v in tensors.items()
              if k not in wanted and k in source and source[k].shape == v.shape]
-    bad = [k for k in [*wanted, *extra] if source[k].is_floating_point()
-           and not bool(torch.isfinite(source[k]).all())]
-    if bad:
-        raise UserError(f"{ref}: weight '{bad[0]}' has NaN/Inf values")
     model.load_state_dict({k: source[k] for k in [*wanted, *extra]}, strict=False)
     return wanted
 

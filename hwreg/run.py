@@ -62,6 +62,10 @@ class TrainConfig:
     #: (new layers, e.g. the level-0 decoder of ``model.head_level: 0`` from a level-1 model)
     #: keep their fresh initialisation. False: every conv parameter must fit.
     init_partial: bool = False
+    #: With ``init_from``: grow it into this wider (more ``model.channels`` per level) and/or
+    #: deeper (more levels) network so that training starts from what it computes
+    #: (:mod:`hwreg.grow`: exactly for a wider network, closely for a deeper one).
+    init_grow: bool = False
     #: Train through this many cascade passes (the host warp between them included, gradients
     #: through all, the loss on the composed DDF), so that the network learns to refine what an
     #: earlier pass left, as ``model.cascade`` uses it at inference. 1 = single passes. Costs
@@ -112,6 +116,9 @@ class RunConfig:
                             f"multiple of {div} for {len(self.model.resolved_channels())} levels")
         if self.train.steps < 0 or self.train.batch_size < 1:
             raise UserError("train.steps must be >= 0 and train.batch_size >= 1")
+        if self.train.init_grow and (self.train.init_partial or not self.train.init_from):
+            raise ConfigError("train.init_grow: needs train.init_from and excludes "
+                              "train.init_partial (a grown network keeps every source layer)")
         if self.prune is not None:
             self.prune.validate()
 

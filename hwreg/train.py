@@ -57,6 +57,7 @@ from hwreg.data.datasets import (
 from hwreg.distributed import PairStreams, Ranks
 from hwreg.errors import UserError
 from hwreg.evaluate import evaluate_pairs
+from hwreg.grow import grow_weights_from
 from hwreg.losses import registration_loss
 from hwreg.model import RegNet, build_model
 from hwreg.run import RunConfig, load_run_config, pick_device
@@ -203,7 +204,11 @@ def _train(cfg: RunConfig, out: Path, resume: dict[str, Any] | None, device: tor
     torch.manual_seed(tc.seed)
     model = build_model(cfg.model)
     model.train_cascade = tc.cascade
-    if tc.init_from and resume is None:
+    if tc.init_from and resume is None and tc.init_grow:
+        grown = grow_weights_from(model, tc.init_from)
+        if progress:
+            print(f"init_from {tc.init_from}, grown: {grown.summary()}")
+    elif tc.init_from and resume is None:
         copied = init_weights_from(model, tc.init_from, partial=tc.init_partial)
         if tc.init_partial and progress:
             fresh = sorted({k.rsplit(".", 1)[0] for k, v in model.named_parameters()

@@ -30,21 +30,26 @@ def blob_subject(shape: tuple[int, int, int], shift: int, rng: np.random.Generat
     return img, lab
 
 
+def write_ibsr_dataset(root: Path, n: int = 4, shape: tuple[int, int, int] = (16, 12, 16),
+                       affine: np.ndarray | None = None) -> Path:
+    """A tiny IBSR_18-layout dataset under ``root``; 4D (X,Y,Z,1) storage like the real IBSR."""
+    rng = np.random.default_rng(0)
+    aff = np.diag([1.0, 1.5, 1.0, 1.0]) if affine is None else affine
+    for i in range(n):
+        sid = f"IBSR_{i + 1:02d}"
+        img, lab = blob_subject(shape, i % 2, rng)
+        write_nifti(root / sid / f"{sid}_ana_strip.nii.gz", img[..., None], aff)
+        write_nifti(root / sid / f"{sid}_seg_ana.nii.gz", lab[..., None], aff)
+    return root
+
+
 @pytest.fixture
 def ibsr_dataset(tmp_path: Path) -> Callable[..., Path]:
-    """Factory: a tiny IBSR_18-layout dataset; 4D (X,Y,Z,1) storage like the real IBSR."""
+    """Factory: :func:`write_ibsr_dataset` under ``tmp_path / "ibsr"``."""
 
     def make(n: int = 4, shape: tuple[int, int, int] = (16, 12, 16),
              affine: np.ndarray | None = None) -> Path:
-        root = tmp_path / "ibsr"
-        rng = np.random.default_rng(0)
-        aff = np.diag([1.0, 1.5, 1.0, 1.0]) if affine is None else affine
-        for i in range(n):
-            sid = f"IBSR_{i + 1:02d}"
-            img, lab = blob_subject(shape, i % 2, rng)
-            write_nifti(root / sid / f"{sid}_ana_strip.nii.gz", img[..., None], aff)
-            write_nifti(root / sid / f"{sid}_seg_ana.nii.gz", lab[..., None], aff)
-        return root
+        return write_ibsr_dataset(tmp_path / "ibsr", n, shape, affine)
 
     return make
 

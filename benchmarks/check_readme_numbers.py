@@ -6,6 +6,8 @@ a shipped model file, written by ``hwreg train``/``prune``), a path into that fi
 README rounds the value. A claim fails when its text is no longer in the README (reworded: update
 the table) or when the value in the file, rounded as the README rounds it, is not in that text
 (a stale number). Reads JSON and one model file's metrics; no training, a second or two.
+The accuracy and speed claims are below, the hardware claims in ``readme_claims_hw.py``, the
+claim type and the row helpers in ``readme_claims.py``.
 
 Usage: ``python benchmarks/check_readme_numbers.py [--readme README.md]`` (exit 1 on a failure;
 ``tests/test_readme_numbers.py`` runs it).
@@ -14,163 +16,54 @@ Usage: ``python benchmarks/check_readme_numbers.py [--readme README.md]`` (exit 
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-R = "benchmarks/results/"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """README ``text`` shows the value at ``path`` of ``source`` as ``fmt.format(value)``."""
-
-    text: str
-    source: str  # relative to the repository root
-    path: str | Callable[[Any], float]  # "a/b/0/c" into the JSON, or a function of it
-    fmt: str = "{:.3f}"
-
-
-def _frac(gain: str, ceiling: str) -> Callable[[Any], float]:
-    """100 x one value over another (a fraction of a gain, in %)."""
-    return lambda d: 100 * _get(d, gain) / _get(d, ceiling)
-
-
-def _k(path: str) -> Callable[[Any], float]:
-    """A value in thousands (``8.1 k``)."""
-    return lambda d: _get(d, path) / 1000
-
-
-def _pct(path: str) -> Callable[[Any], float]:
-    """A fraction in % (``35 %``)."""
-    return lambda d: 100 * _get(d, path)
-
-
-def _lever_row(name: str, row: str) -> list[Claim]:
-    """A row of the levers-on-the-cascade-trained-model table: weights, default Dice at 1, 3
-    and 24 passes, folding at 24, real-brain parcels at 1 and 24 passes."""
-    key = f"rows/{name}/"
-    claims = [Claim(row, LEV, key + "weights", "{:,}")]
-    claims += [Claim(row, LEV, f"{key}settings/{i}/default_dice") for i in range(3)]
-    claims += [Claim(row, LEV, f"{key}settings/{i}/real_brain_model_grid") for i in (0, 2)]
-    return [*claims, Claim(row, LEV, f"{key}settings/2/folding_percent")]
-
-
-def _brain_row(row: str, source: str, model: str, fraction: bool = True) -> list[Claim]:
-    """A real-brain table row: parcel and tissue Dice, the % of SyN's gain, seconds per pair."""
-    key = f"models/{model}/"
-    claims = [Claim(row, source, key + "parcels/after"), Claim(row, source, key + "tissue/after"),
-              Claim(row, source, key + "seconds_per_pair", "{:.0f}")]
-    if fraction:
-        claims.append(Claim(row, source, _pct(key + "parcels/fraction_of_syn_gain"), "{:.0f} %"))
-    return claims
-
-
-def _accuracy_row(model: str, cells: str, src: str = "") -> list[Claim]:
-    """A row of the accuracy table (``cells``: Dice before to the fraction of SyN's gain), from
-    ``src`` (default: accuracy.json)."""
-    key, src = f"models/{model}/", src or ACC
-    return [Claim(cells, src, key + "dice_before", "| {:.3f} |"),
-            Claim(cells, src, key + "dice", "| {:.3f} ±"),
-            Claim(cells, src, key + "dice_sd", "± {:.2f} |"),
-            Claim(cells, src, key + "tre_mm", "| {:.2f} |"),
-            Claim(cells, src, key + "folding_percent", "| {:.3f} |"),
-            Claim(cells, src, _pct(key + "fraction_of_oracle_gain"), "| {:.0f} % |"),
-            Claim(cells, src, key + "syn/dice_on_syn_pairs", "| {:.3f} |"),
-            Claim(cells, src, _pct(key + "syn/fraction_of_syn_gain"), "| {:.0f} % |")]
-
-
-def _passes_row(setting: str, cells: str, src: str = "") -> list[Claim]:
-    """A row of a passes table: ``src``'s (default passes.json) ``setting`` (Dice, folding, real
-    brain, pairs/s on the two ZCU104 folds)."""
-    src = src or PASSES
-
-    def field(key: str) -> Callable[[Any], float]:
-        return lambda d: next(r[key] for r in d["settings"] if r["setting"] == setting)
-
-    def rate(build: int) -> Callable[[Any], float]:
-        return lambda d: d["builds"][build]["passes_per_s"] / field("passes")(d)
-
-    return [Claim(cells, src, field(k), fmt) for k, fmt in (
-        ("passes", "| {} |"), ("default_dice", "| {:.3f} |"), ("folding_percent", "| {:.3f} |"),
-        ("real_brain_model_grid", "| {:.3f} |"))] + [
-        Claim(cells, src, rate(b), "| {:.1f} |") for b in (0, 1)]
-
-
-def _board_row(board: str, cells: str) -> list[Claim]:
-    """A row of the FIFO section's board table (``cells``: LUT to FIFOs): LUT, BRAM_18K used /
-    capacity, DSP, FIFO bits."""
-    key, row = f"boards/{board}/", f"| {board} | {cells} |"
-    return [Claim(row, BOARDS, key + "totals/LUT", f"| {board} | " + "{:,} |"),
-            Claim(row, BOARDS, lambda d: "{} / {}".format(
-                _get(d, key + "totals/BRAM_18K"), _get(d, key + "capacity/BRAM_18K")), "{}"),
-            Claim(row, BOARDS, key + "totals/DSP", "| {} |"),
-            Claim(row, BOARDS, lambda d: _get(d, key + "fifo_bits") / 1e6, "{:.1f} Mbit")]
-
-
-def _layer_share(board: str, key: str) -> Callable[[Any], float]:
-    """Percent of ``board``'s ``key`` capacity that its layers (no FIFOs) take, boards.json."""
-    return lambda d: 100 * _get(d, f"boards/{board}/totals_layers/{key}") / _get(
-        d, f"boards/{board}/capacity/{key}")
-
-
-def _bit_row(key: str, row: str) -> list[Claim]:
-    """A row of the ECP5 bitstream table: ``bitstream.json``'s ``key`` run (LUT4, FF, EBR,
-    MULT18X18D used, Fmax, Yosys and nextpnr seconds)."""
-    fields = {"utilisation/LUT/used": "| {:,} |", "utilisation/FF/used": "| {:,} |",
-              "utilisation/BRAM_18K/used": "| {} |", "utilisation/DSP/used": "| {} |",
-              "fmax_MHz": "{:.1f} MHz", "yosys_s": "| {:.0f} s |", "nextpnr_s": "| {:.0f} s |"}
-    return [Claim(row, BIT, f"{key}/{path}", fmt) for path, fmt in fields.items()]
-
-
-MODULE_FMAX = R + "module_fmax.json"
-
-
-def _module_row(case: str, row: str) -> list[Claim]:
-    """A row of the per-module Fmax table (``module_fmax.json``): Fmax, LUT4 and FF before
-    (main's RTL) and after."""
-    return [Claim(row, MODULE_FMAX, f"{case}/{when}/{key}", fmt)
-            for when in ("before", "after")
-            for key, fmt in (("fmax_MHz", "{:.1f} MHz"), ("LUT4", "{:,}"), ("FF", "{}"))]
-
-
-RB, RB1, RB2, RB3, RB4 = (R + f"realbrain{v}.json" for v in (
-    "", "_v1_models", "_v2_models", "_v3_models", "_v4_models"))
-ACC, LEVERS, LEV = R + "accuracy.json", R + "levers_w4a4.json", R + "levers_cascade.json"
-S24 = R + "register_speed_24.json"
-ACC1, RB1P, PASSES = R + "accuracy_1pass.json", R + "realbrain_1pass.json", R + "passes.json"
-PASSES_V4 = R + "passes_v4.json"
-REG, SPEED, COMPILE, RTL, SYNTH = (R + f for f in (
-    "register.json", "register_speed.json", "compile.json", "rtl.json", "synth.json"))
-P50 = "hwreg/models/demo-w4a4-p50.pt"
-BOARDS = R + "boards.json"
-FIFO_BOUND = R + "fifo_bound.json"
-FIT, BIT = R + "ecp5_fit.json", R + "bitstream.json"
-FIT_ROW = ("it fits: 39,195 LUT4 (47 %), 146 EBR (70 %), 106 MULT18X18D (68 %), 32.2 pairs/s "
-           "at 100 MHz")
-SYN_ROW = "| ANTs SyN (antspyx default, 2 threads) | 0.908 | 0.949 | 100 % | 206 "
-V1_ROW = "| 0.706 / 0.710 | 0.802 / 0.800 | -16 % / -14 % | 21-22 |"
-V2_ROW = "| 0.777 / 0.777 | 0.850 / 0.854 | 25 % / 25 % | 13-14 |"
-V3_ROW = "| 0.793 / 0.791 | 0.866 / 0.864 | 34 % / 33 % | 13-14 |"
-V4_ROW = "| 0.829 / 0.831 | 0.894 / 0.895 | 55 % / 56 % | 4 |"
-FLOAT_ROW = "| 0.779 | 0.855 | 26 % | 27 (machine loaded) |"
-W4_ROW = "| 0.799 | 0.870 | 37 % | 7 |"
-P50_ROW = "| demo-w4a4-p50, one pass (`results/realbrain_1pass.json`) | 0.797 | 0.869 | 36 % | 5 |"
-LEVER = "| W4A4: "
-STEP = "| per pair in batch mode (read to write) | 2.4 | 2.9 |"
-
-
-def _step_row(row: str, keys: tuple[str, ...], fmt: str = "{:.2f}") -> list[Claim]:
-    """A row of the end-to-end step table: each key's CPU seconds on this branch, then before
-    (``cpu_seconds_per_step_main``), as the row shows them."""
-    return [Claim(row, SPEED, f"{entry}/{key}", fmt) for key in keys
-            for entry in ("cpu_seconds_per_step", "cpu_seconds_per_step_main")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
+from readme_claims import (
+    ACC,
+    ACC1,
+    BOARDS,
+    FLOAT_ROW,
+    LEV,
+    LEVER,
+    LEVERS,
+    P50,
+    P50_ROW,
+    PASSES,
+    PASSES_V4,
+    RB,
+    RB1,
+    RB1P,
+    RB2,
+    RB3,
+    RB4,
+    REG,
+    ROOT,
+    S24,
+    SPEED,
+    STEP,
+    SYN_ROW,
+    V1_ROW,
+    V2_ROW,
+    V3_ROW,
+    V4_ROW,
+    W4_ROW,
+    Claim,
+    R,
+    _accuracy_row,
+    _brain_row,
+    _get,
+    _k,
+    _lever_row,
+    _load,
+    _passes_row,
+    _pct,
+    _span,
+    _squash,
+    _step_row,
+)
+from readme_claims_hw import HARDWARE_CLAIMS
 
 #: The README's measured numbers and where they come from, section by section.
 CLAIMS: tuple[Claim, ...] = (
@@ -397,230 +290,9 @@ CLAIMS: tuple[Claim, ...] = (
           lambda d: 1000 * _get(d, "warp_image_s"), "{:.0f} ms"),
     Claim("label warp, same grid | 13 ms |", R + "data.json",
           lambda d: 1000 * _get(d, "warp_labels_s"), "{:.0f} ms"),
-    # compile: RTL emulation
-    Claim("L4 21/21 (head_level 0) and 12/12", RTL, lambda d: _get(d, "rows/0/L4_layers_exact"),
-          "{}"),
-    Claim("L4 21/21 (head_level 0) and 12/12", RTL, lambda d: _get(d, "rows/1/L4_layers_exact"),
-          "{}"),
-    Claim("The demo network (shipped `demo-w4a4`, 48x64x48, folded for 100 pairs/s on ZCU104; "
-          "`hwreg emulate --model demo-w4a4 --build B --pairs 1 --level rtl --out E`): **L4 27/27",
-          RTL, lambda d: _get(d, "rows/2/L4_layers_exact"), "{}"),
-    Claim("165,888 cycles = FINN's slowest layer", RTL, "rows/0/L5_interval_cycles", "{:,}"),
-    Claim("head_level 1: 110,592, +0.0 %", RTL, "rows/1/L5_interval_cycles", "{:,}"),
-    Claim("1.1 M (2.0 M) cycles/s simulated", RTL, lambda d: _get(d, "rows/0/sim_cycles_per_s")
-          / 1e6, "{:.1f} M"),
-    Claim("1.1 M (2.0 M) cycles/s simulated", RTL, lambda d: _get(d, "rows/1/sim_cycles_per_s")
-          / 1e6, "{:.1f} M"),
-    Claim("interval between volumes is then **1,990,657 cycles vs FINN's slowest layer 1,990,656",
-          RTL, "rows/2/L5_interval_cycles", "{:,}"),
-    Claim("interval between volumes is then **1,990,657 cycles vs FINN's slowest layer 1,990,656",
-          RTL, "rows/2/finn_max_layer_cycles", "{:,}"),
-    Claim("each within 7 % of FINN's cycle estimate", RTL,
-          lambda d: 100 * (_get(d, "rows/2/L4_max_cycles_over_finn") - 1), "{:.0f} %"),
-    Claim("(0.23 M in `bench_rtl.py --demo`;", RTL, lambda d: _get(d, "rows/2/sim_cycles_per_s")
-          / 1e6, "{:.2f} M"),
-    # FIFOs and the fit verdict (benchmarks/bench_boards.py)
-    *_board_row("ZCU104", "12,857 | 336 / 624 | 0 | 142 | 1.4 Mbit"),
-    *_board_row("KV260", "66,535 | 244 / 288 | 0 | 142 | 1.4 Mbit"),
-    *_board_row("Pynq-Z2", "17,535 | 324 / 280 | 0 | 142 | 1.4 Mbit"),
-    *_board_row("U250", "12,857 | 336 / 5376 | 0 | 142 | 1.4 Mbit"),
-    Claim("| ZCU104 | 12,857 | 336 / 624 | 0 | 142 | 1.4 Mbit | yes, 100.5 pairs/s |", BOARDS,
-          "boards/ZCU104/estimated_pairs_per_s", "{:.1f} pairs/s"),
-    Claim("yes (skip FIFO in LUTRAM: 49 k LUT), 100.5 pairs/s", BOARDS,
-          _k("boards/KV260/skips/0/LUT"), "{:.0f} k LUT"),
-    Claim("no: needs 324 BRAM_18K (44 over)", BOARDS, "boards/Pynq-Z2/over_capacity/BRAM_18K",
-          "({} over)"),
-    Claim("The layers alone read 8.1 k LUT and 244 BRAM_18K on every board", BOARDS,
-          _k("boards/ZCU104/totals_layers/LUT"), "{:.1f} k LUT"),
-    Claim("The layers alone read 8.1 k LUT and 244 BRAM_18K on every board", BOARDS,
-          "boards/ZCU104/totals_layers/BRAM_18K", "{} BRAM_18K"),
-    Claim("16 channels x 4 bits = 1.18 Mbit per pair) is the largest buffer: 80 BRAM_18K on "
-          "ZCU104", BOARDS, "boards/ZCU104/skips/0/BRAM_18K", "{} BRAM_18K"),
-    Claim("16 channels x 4 bits = 1.18 Mbit per pair)", BOARDS,
-          lambda d: _get(d, "boards/ZCU104/skips/0/bits_per_pair") / 1e6, "{:.2f} Mbit"),
-    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
-          _k("boards/ZCU104/totals/LUT"), "{:.1f} k"),
-    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
-          lambda d: 100 * _get(d, "boards/ZCU104/totals/LUT") / _get(
-              d, "boards/ZCU104/capacity/LUT"), "({:.0f} %)"),
-    Claim("| 12.9 k LUT (6 %), 336 BRAM_18K (54 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
-          lambda d: 100 * _get(d, "boards/ZCU104/totals/BRAM_18K") / _get(
-              d, "boards/ZCU104/capacity/BRAM_18K"), "({:.0f} %)"),
-    # the analytic FIFO bound against a sizing simulation (benchmarks/bench_fifo_bound.py)
-    Claim("within the analytic bound (0 FIFOs below it), no probe FIFO saturated (0)",
-          FIFO_BOUND, lambda d: len(_get(d, "below")), "({} FIFOs below it)"),
-    Claim("within the analytic bound (0 FIFOs below it), no probe FIFO saturated (0)",
-          FIFO_BOUND, lambda d: len(_get(d, "saturated")), "saturated ({})"),
-    Claim("1.44 Mbit analytic vs 0.35 Mbit simulated", FIFO_BOUND,
-          lambda d: _get(d, "analytic_bits") / 1e6, "{:.2f} Mbit analytic"),
-    Claim("1.44 Mbit analytic vs 0.35 Mbit simulated", FIFO_BOUND,
-          lambda d: _get(d, "simulated_bits") / 1e6, "{:.2f} Mbit simulated"),
-    Claim("probe in 4,758,270 cycles (5,167,499 before)", FIFO_BOUND,
-          "probe_cycles_two_volumes", "{:,} cycles"),
-    Claim("probe in 4,758,270 cycles (5,167,499 before)", R + "fifo_bound_before.json",
-          "probe_cycles_two_volumes", "({:,} before)"),
-    Claim("its 31,232-entry probe FIFO", R + "fifo_bound_before.json",
-          "fifos/fifo_t_act_4/probe_depth", "{:,}-entry"),
-    Claim("interval of 1,990,657 cycles between volumes vs FINN's slowest layer 1,990,656",
-          FIFO_BOUND, "l5_analytic/interval_cycles", "{:,} cycles"),
-    Claim("interval of 1,990,657 cycles between volumes vs FINN's slowest layer 1,990,656",
-          FIFO_BOUND, "l5_analytic/finn_max_layer_cycles", "layer {:,}"),
-    Claim("L5 with the analytic depths is exact", FIFO_BOUND,
-          lambda d: "exact" if _get(d, "l5_analytic/exact") else "not exact", "is {}"),
-    # compile: Yosys
-    Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
-          SYNTH, _k("layers/1/yosys/LUT"), "{:.1f} k"),
-    Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
-          SYNTH, _k("layers/1/finn_unrolled/LUT"), "{:.1f} k"),
-    Claim("| demo-w4a4 MVAU_0 (54x8, W8, A8) | deployed | 1.6 % | 15.6 k (107 s) | 53.5 k |",
-          SYNTH, _pct("layers/1/zeros"), "{:.1f} %"),
-    Claim("| deployed | 24.3 % | 22.9 k (318 s) | 152.5 k |", SYNTH, _k("layers/4/yosys/LUT"),
-          "{:.1f} k"),
-    Claim("| deployed | 24.3 % | 22.9 k (318 s) | 152.5 k |", SYNTH,
-          _k("layers/4/finn_unrolled/LUT"), "{:.1f} k"),
-    Claim("| deployed | 24.3 % | 22.9 k (318 s) | 152.5 k |", SYNTH, _pct("payoff/deployed/zeros"),
-          "{:.1f} %"),
-    Claim("| 50 % | 50.0 % | 15.8 k (282 s) | (same) |", SYNTH, _k("payoff/pruned/LUT"),
-          "{:.1f} k"),
-    Claim("| deployed | 1.5 % | 26.6 k (1280 s) | 85.9 k |", SYNTH, _k("layers/25/yosys/LUT"),
-          "{:.1f} k"),
-    Claim("| deployed | 1.5 % | 26.6 k (1280 s) | 85.9 k |", SYNTH,
-          _k("layers/25/finn_unrolled/LUT"), "{:.1f} k"),
-    Claim("| deployed | 1.5 % | 26.6 k (1280 s) | 85.9 k |", SYNTH, "layers/25/yosys/seconds",
-          "{:.0f} s"),
-    Claim("30.9 % fewer LUTs on the demo layer", SYNTH, _pct("payoff/lut_reduction"),
-          "{:.1f} %"),
-    Claim("the whole `bench_synth.py` run took 26 minutes (MVAU_7 alone 21)", SYNTH,
-          lambda d: _get(d, "seconds") / 60, "{:.0f} minutes"),
-    Claim("BRAM_18K 72, 16, 8, 8, 4, 15, 9, 8 against", SYNTH,
-          lambda d: ", ".join(str(g["yosys"]["BRAM_18K"]) for g in _windows(d)), "{}"),
-    Claim("against hwreg's estimates of 72, 16, 8, 8, 8, 16, 10, 8", SYNTH,
-          lambda d: ", ".join(str(g["finn_estimate"]["BRAM_18K"]) for g in _windows(d)), "{}"),
-    Claim("the eight window generators take 835-1408 LUT, 331-363 FF, no DSP", SYNTH,
-          lambda d: "{}-{} LUT".format(*_span(g["yosys"]["LUT"] for g in _windows(d))), "{}"),
-    Claim("the eight window generators take 835-1408 LUT, 331-363 FF, no DSP", SYNTH,
-          lambda d: "{}-{} FF".format(*_span(g["yosys"]["FF"] for g in _windows(d))), "{}"),
-    # ECP5: the largest demo-family build that fits (benchmarks/bench_ecp5_fit.py)
-    Claim("100, 50, 25 pairs/s need 343, 300, 218 EBR of the 208", FIT,
-          lambda d: ", ".join(str(r["totals"]["BRAM_18K"]) for r in d["builds"][:3]), "{}"),
-    Claim("On a 40x48x40 grid, folded for 25 pairs/s", FIT,
-          lambda d: "{}x{}x{} grid, folded for {:g}".format(
-              *_get(d, "largest_fitting/grid"), _get(d, "largest_fitting/target_fps")), "{}"),
-    Claim(FIT_ROW, FIT, "largest_fitting/totals/LUT", "{:,} LUT4"),
-    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/LUT") / _get(
-        d, "largest_fitting/capacity/LUT"), "({:.0f} %)"),
-    Claim(FIT_ROW, FIT, "largest_fitting/totals/BRAM_18K", "{} EBR"),
-    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/BRAM_18K") / _get(
-        d, "largest_fitting/capacity/BRAM_18K"), "({:.0f} %)"),
-    Claim(FIT_ROW, FIT, "largest_fitting/totals/DSP", "{}"),
-    Claim(FIT_ROW, FIT, lambda d: 100 * _get(d, "largest_fitting/totals/DSP") / _get(
-        d, "largest_fitting/capacity/DSP"), "({:.0f} %)"),
-    Claim(FIT_ROW, FIT, "largest_fitting/estimated_pairs_per_s", "{:.1f} pairs/s"),
-    # ECP5 bitstreams of the tiny network (benchmarks/bench_bitstream.py)
-    Claim("Yosys mapped it to 269 EBR and 184 MULT18X18D", BIT,
-          "demo40_f25_before/utilisation/BRAM_18K/used", "{} EBR"),
-    Claim("Yosys mapped it to 269 EBR and 184 MULT18X18D", BIT,
-          "demo40_f25_before/utilisation/DSP/used", "{} MULT"),
-    Claim("(`demo40_f25_before`: hwreg's estimate 145 and 106)", BIT,
-          "demo40_f25_before/estimate/BRAM_18K", "estimate {} and"),
-    Claim("(`demo40_f25_before`: hwreg's estimate 145 and 106)", BIT,
-          "demo40_f25_before/estimate/DSP", "and {})"),
-    Claim("folded for half that rate, 257 EBR and\n  92 MULT18X18D (`demo40_f12_before`)", BIT,
-          "demo40_f12_before/utilisation/BRAM_18K/used", "{} EBR"),
-    Claim("folded for half that rate, 257 EBR and\n  92 MULT18X18D (`demo40_f12_before`)", BIT,
-          "demo40_f12_before/utilisation/DSP/used", "{} MULT"),
-    *(Claim("(`demo40_f12`, 2.4 MB): 52,213 LUT4 (62 %), 7,008 FF,\n  206 of the 208 EBR, 92 of "
-            "the 156 MULT18X18D; **36.5 MHz achieved**", BIT, f"demo40_f12/{path}", fmt)
-      for path, fmt in (("utilisation/LUT/used", "{:,} LUT4"), ("utilisation/FF/used", "{:,} FF"),
-                        ("utilisation/BRAM_18K/used", "{} of the 208"),
-                        ("utilisation/DSP/used", "{} of the 156"),
-                        ("fmax_MHz", "{:.1f} MHz achieved"))),
-    Claim("Yosys 638 s, nextpnr 1809 s", BIT, "demo40_f12/yosys_s", "Yosys {:.0f} s"),
-    Claim("Yosys 638 s, nextpnr 1809 s", BIT, "demo40_f12/nextpnr_s", "nextpnr {:.0f} s"),
-    Claim("runs 5.9 passes/s (6.2 M cycles a pass", BIT,
-          lambda d: _get(d, "demo40_f12/fmax_MHz") * 1e6 / _get(d, "demo40_f12/bottleneck_cycles"),
-          "{:.1f} passes/s"),
-    Claim("runs 5.9 passes/s (6.2 M cycles a pass", BIT,
-          lambda d: _get(d, "demo40_f12/bottleneck_cycles") / 1e6, "({:.1f} M cycles"),
-    *(Claim("estimate for the build: 33,912 LUT4,\n  139 EBR, 92 MULT18X18D", BIT,
-            f"demo40_f12/estimate/{k}", fmt)
-      for k, fmt in (("LUT", "{:,} LUT4"), ("BRAM_18K", "{} EBR"), ("DSP", "{} MULT"))),
-    *_bit_row("tiny", "| 24,545 | 4,352 | 23 | 21 | 39.5 MHz (100): missed, no .bit "
-                      "| 528 s | 2734 s |"),
-    *_bit_row("tiny_40", "| 23,720 | 4,230 | 24 | 19 | 39.7 MHz (40): missed, no .bit "
-                         "| 867 s | 1650 s |"),
-    *_bit_row("tiny_met", "| 23,775 | 4,230 | 24 | 19 | **41.1 MHz (30): met, `tiny30.bit`** "
-                          "| 315 s | 1452 s |"),
-    Claim("362 pairs/s at its 30 MHz clock (82,944 cycles a pair; 495 at the 41.1 MHz achieved)",
-          BIT, lambda d: _get(d, "tiny_met/pll_MHz") * 1e6 / _get(d, "tiny_met/bottleneck_cycles"),
-          "{:.0f} pairs/s"),
-    Claim("362 pairs/s at its 30 MHz clock (82,944 cycles a pair; 495 at the 41.1 MHz achieved)",
-          BIT, "tiny_met/pairs_per_s_at_fmax", "; {:.0f} at"),
-    Claim("its critical path, 24.3 ns (7.5 logic, 16.3 routing)", BIT,
-          "tiny_met/critical_path/delay_ns", "{:.1f} ns"),
-    Claim("The 40 MHz run missed by 0.3 MHz (478 pairs/s at its 39.7 MHz", BIT,
-          "tiny_40/pairs_per_s_at_fmax", "({:.0f} pairs/s"),
-    *(Claim("| same network, hwreg's estimate (LUT6 x 3, FIFOs counted) | 18,351 | - | 13 | 19 |",
-            BIT, f"tiny_40/estimate/{k}", "| {:,} |") for k in ("LUT", "BRAM_18K", "DSP")),
-    # compile: bench_compile.py
-    Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE, "estimated_pairs_per_s",
-          "{:.1f}"),
-    Claim("| 100.5 pairs/s (bottleneck 1.99 M cycles/pair) |", COMPILE,
-          lambda d: _get(d, "clock_MHz") / _get(d, "estimated_pairs_per_s"), "{:.2f} M"),
-    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
-          _layer_share("ZCU104", "LUT"), "({:.0f} %)"),
-    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
-          _layer_share("ZCU104", "BRAM_18K"), "({:.0f} %)"),
-    Claim("| 8.1 k LUT (4 %), 244 BRAM_18K (39 %), 0 URAM, 142 DSP (8 %) |", BOARDS,
-          _layer_share("ZCU104", "DSP"), "({:.0f} %)"),
-    Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,
-          _k("per_mvau_style/hls/totals/LUT"), "{:.1f} k"),
-    Claim("| 29.2 k LUT (13 %), 220 BRAM_18K (35 %), 0 URAM, 0 DSP |", COMPILE,
-          _pct("per_mvau_style/hls/utilisation/LUT"), "({:.0f} %)"),
-    Claim("| 0.99 / 0.45 | >= 0.8 |", COMPILE, "pipeline_balance_mvau", "{:.2f}"),
-    Claim("| 0.99 / 0.45 | >= 0.8 |", COMPILE, "pipeline_balance_all_layers", "{:.2f}"),
-    Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "time_s_per_pair/L3_finn_hw_python",
-          "{:.2f}"),
-    Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "time_s_per_pair/L0_float_torch"),
-    Claim("| 0.42 s vs 0.055 s (7.6x) |", COMPILE, "L3_over_float_torch", "{:.1f}x"),
-    *_module_row("swg3d_s1_c8_simd8", "| 46.5 MHz, 2,101, 439 | 100.0 MHz, 956, 309 |"),
-    *_module_row("swg3d_s2_c4_simd1", "| 46.7 MHz, 2,010, 413 | 98.8 MHz, 893, 279 |"),
-    *_module_row("swg3d_4x4x4_c8_simd2", "| 48.1 MHz, 2,106, 418 | 98.3 MHz, 785, 254 |"),
-    *_module_row("chain_fifo_dwc_swg3d", "| 44.4 MHz, 2,230, 532 | 97.3 MHz, 987, 398 |"),
-    *_module_row("upsample3d_c8_pe1", "| 76.7 MHz, 1,202, 337 | 145.6 MHz, 412, 78 |"),
+    *HARDWARE_CLAIMS,
 )
 
-
-def _windows(synth: Any) -> list[dict[str, Any]]:
-    """The 3D window generators of a ``synth.json``, in graph order."""
-    return [g for g in synth["layers"] if g["layer"].startswith("ConvolutionInputGenerator3D")]
-
-
-def _span(values: Any) -> tuple[Any, Any]:
-    values = list(values)
-    return min(values), max(values)
-
-
-def _get(data: Any, path: str) -> Any:
-    """``data`` at a ``/``-separated path (list items by index)."""
-    for key in path.split("/"):
-        data = data[int(key)] if isinstance(data, list) else data[key]
-    return data
-
-
-@cache
-def _load(source: str) -> Any:
-    """A results file's JSON, or a model file's ``metrics``."""
-    path = ROOT / source
-    if path.suffix == ".pt":
-        import torch
-
-        return torch.load(path, map_location="cpu", weights_only=True)["metrics"]
-    return json.loads(path.read_text())
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
 
 
 def check(readme: str, claims: tuple[Claim, ...] = CLAIMS) -> list[str]:

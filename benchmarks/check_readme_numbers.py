@@ -25,7 +25,6 @@ from readme_claims import (
     ACC1,
     BOARDS,
     FLOAT_ROW,
-    LEV,
     LEVER,
     LEVERS,
     P50,
@@ -55,6 +54,7 @@ from readme_claims import (
     _brain_row,
     _get,
     _k,
+    _lever_build,
     _lever_row,
     _load,
     _passes_row,
@@ -189,14 +189,15 @@ CLAIMS: tuple[Claim, ...] = (
         ("li", "(`model.integrate: 7`) | 74,443 | 0.430 / 0.485 / 0.538 | 0.000 | 0.770 / 0.798 |"),
         ("lm", "weight 3) | 74,443 | 0.430 / 0.504 / 0.537 | 0.054 | 0.765 / 0.796 |"),
         ("lh", "`train.init_partial`) | 78,995 | 0.430 / 0.496 / 0.543 | 0.006 | 0.765 / 0.794 |"),
+        ("lw", "grown) | 166,095 | 0.438 / 0.506 / 0.539 | 0.040 | 0.767 / 0.798 |"),
+        ("ld", "grown) | 323,467 | 0.441 / 0.502 / 0.548 | 0.052 | 0.767 / 0.801 |"),
       )
       for claim in _lever_row(name, text)),
-    Claim("100.0 k LUT, 1281 BRAM_18K, 426 DSP: does not fit", LEV,
-          _k("rows/lh/build_zcu104_100/LUT"), "{:.1f} k"),
-    Claim("100.0 k LUT, 1281 BRAM_18K, 426 DSP: does not fit", LEV,
-          "rows/lh/build_zcu104_100/BRAM_18K", "{} BRAM"),
-    Claim("100.0 k LUT, 1281 BRAM_18K, 426 DSP: does not fit", LEV, "rows/lh/build_zcu104_100/DSP",
-          "{} DSP"),
+    *(claim for name, cell in (
+        ("lh", "100.0 k LUT, 1281 BRAM_18K, 426 DSP: does not fit"),
+        ("lw", "102.0 k LUT, 686 BRAM_18K, 420 DSP: does not fit"),
+        ("ld", "20.3 k LUT, 474 BRAM_18K, 262 DSP: fits"))
+      for claim in _lever_build(name, cell)),
     # levers (the W4A4 rows; the others are one-off)
     Claim("real brain, model grid (identity 0.731,", R + "levers_w4a4.json",
           "rows/demo-w4a4-v2/cascade_1/real_brain_before"),

@@ -21,7 +21,7 @@ class Claim:
 
     text: str
     source: str  # relative to the repository root
-    path: str | Callable[[Any], float]  # "a/b/0/c" into the JSON, or a function of it
+    path: str | Callable[[Any], Any]  # "a/b/0/c" into the JSON, or a function of it
     fmt: str = "{:.3f}"
 
 
@@ -48,6 +48,19 @@ def _lever_row(name: str, row: str) -> list[Claim]:
     claims += [Claim(row, LEV, f"{key}settings/{i}/default_dice") for i in range(3)]
     claims += [Claim(row, LEV, f"{key}settings/{i}/real_brain_model_grid") for i in (0, 2)]
     return [*claims, Claim(row, LEV, f"{key}settings/2/folding_percent")]
+
+
+def _lever_build(name: str, cell: str) -> list[Claim]:
+    """The ZCU104 cell of a lever row (``cell``: LUT, BRAM_18K, DSP and the fit verdict)."""
+    key = f"rows/{name}/build_zcu104_100/"
+
+    def verdict(data: Any) -> str:
+        return "fits" if _get(data, key + "fits") else "does not fit"
+
+    return [Claim(cell, LEV, _k(key + "LUT"), "{:.1f} k LUT"),
+            Claim(cell, LEV, key + "BRAM_18K", "{} BRAM_18K"),
+            Claim(cell, LEV, key + "DSP", "{} DSP"),
+            Claim(cell, LEV, verdict, ": {}")]
 
 
 def _brain_row(row: str, source: str, model: str, fraction: bool = True) -> list[Claim]:

@@ -19,6 +19,9 @@ compared with the same fine-tune of the source (the lever table's control row).
   hold a largest weight of exactly 1 (it clips to ``2**(bits-1) - 1`` codes), so the identity
   passes the level through at gain 7/8 (4-bit weights) and the activation re-rounds it.
 
+- **Summed DDFs** (``model.ddf_levels`` larger): a new coarser DDF head starts at zero, so its
+  DDF adds nothing (exactly, quantized or not) until it has learned.
+
 Quantizer scales that the source has under the same name are copied, as in
 :func:`hwreg.checkpoint.init_weights_from`.
 """
@@ -118,6 +121,9 @@ def grow_weights_from(model: RegNet, ref: str | Path) -> GrowReport:
             state[key] = source[key]
     for key in report.new:  # a new decoder at a level the source had: pass the level through
         kind, level, param = key.split(".")[0], key.split(".")[1], key.rsplit(".", 1)[1]
+        if kind == "coarse_heads":  # a new summed-DDF head adds nothing until it learns
+            state[key] = torch.zeros_like(own[key])
+            continue
         if f"enc.{level}.weight" not in source or kind not in ("dec", "up"):
             continue
         if param == "bias":

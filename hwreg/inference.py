@@ -36,7 +36,7 @@ from torch.nn import functional
 
 from hwreg.config import from_dict
 from hwreg.errors import UserError
-from hwreg.model_config import HostPasses, ModelConfig, Preset
+from hwreg.model_config import HostPasses, ModelConfig, Preset, coarse_levels
 
 if TYPE_CHECKING:  # only freeze() touches a Brevitas network, through its attributes
     from hwreg.model import RegNet
@@ -111,6 +111,8 @@ def freeze(model: RegNet, state_fingerprint: str) -> dict[str, Any]:
             conv(f"dec{lvl}", model.dec[lvl])
             quants[f"dec_act{lvl}"] = _quant(model.dec_act[lvl].act_quant)
     conv("head", model.head)
+    for lvl, head in model.coarse_heads.items():
+        conv(f"head{lvl}", head)
     return {"format": FORM_FORMAT, "model": _model_dict(cfg), "fingerprint": state_fingerprint,
             "convs": convs, "quants": quants}
 
@@ -180,13 +182,28 @@ class InferenceNet(HostPasses, nn.Module):
             skips.append(x)
             if lvl + 1 < levels:
                 x = self._conv_act(f"down{lvl}", x, f"down_act{lvl}")
+        ddf = self._summed(None, levels - 1, x)
         for lvl in range(levels - 2, self.cfg.head_level - 1, -1):
-            x = functional.interpolate(x, scale_factor=2.0, mode="nearest")  # as nn.Upsample
+            x = _up(x)
             x = self._conv_act(f"up{lvl}", x, f"act{lvl}")
             if self.cfg.has_skip(lvl):
                 x = x + skips[lvl]
             x = self._conv_act(f"dec{lvl}", x, f"dec_act{lvl}")
-        return self._quant("ddf", self._conv("head", x))
+            ddf = self._summed(ddf, lvl, x)
+        out = self._quant("ddf", self._conv("head", x))
+        return out if ddf is None else self._quant("ddf", out + _up(ddf))
+
+    def _summed(self, ddf: torch.Tensor | None, lvl: int, x: torch.Tensor
+                ) -> torch.Tensor | None:
+        """``RegNet._coarse_ddf``: the summed DDF after level ``lvl`` (``model.ddf_levels``)."""
+        if lvl not in coarse_levels(self.cfg):
+            return ddf
+        own = self._quant("ddf", self._conv(f"head{lvl}", x))
+        return own if ddf is None else self._quant("ddf", own + _up(ddf))
+
+
+def _up(x: torch.Tensor) -> torch.Tensor:
+    return functional.interpolate(x, scale_factor=2.0, mode="nearest")  # as nn.Upsample
 
 
 def require_finite(array: np.ndarray, what: str) -> None:

@@ -16,7 +16,10 @@ Op set, chosen so the FPGA dataflow needs few op types (``../shared/DESIGN.md``)
 - one DDF head: a conv to 3 channels and a signed 8-bit output quantizer (the DDF's integer
   codes are the accelerator's output); with ``head_level = 1`` the DDF is predicted at half
   resolution and upsampled on the host (:func:`hwreg.warp.upsample_ddf`), a co-design choice
-  that removes the full-resolution decoder from the hardware.
+  that removes the full-resolution decoder from the hardware; with ``ddf_levels > 1`` coarser
+  decoder levels have heads too (``head{l}``), each DDF upsampled x2 (nearest) and added to the
+  next finer one's (LocalNet-style), all through the one DDF quantizer, so every add is an
+  integer add of codes on one scale, re-quantised to the DDF's bits.
 
 Bit widths come from :class:`ModelConfig`: ``weight_bits``/``act_bits`` of ``None`` give the float
 model (same modules with quantisation off, so float checkpoints initialise quantized ones);
@@ -40,6 +43,7 @@ from hwreg.model_config import (
     HostPasses,
     ModelConfig,
     Preset,
+    coarse_levels,
     flip_sets,
 )
 
@@ -69,7 +73,8 @@ class InputQuant(QuantIdentity):
 
 class RegNet(HostPasses, nn.Module):
     """The DDF network; see the module docstring. Layer names: ``enc{l}``/``down{l}`` (encoder),
-    ``up{l}``/``dec{l}`` (decoder), ``head``; ``act{l}`` is level l's shared activation."""
+    ``up{l}``/``dec{l}`` (decoder), ``head`` (and ``coarse_heads[l]`` of ``model.ddf_levels``);
+    ``act{l}`` is level l's shared activation."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -106,6 +111,9 @@ class RegNet(HostPasses, nn.Module):
             self.dec_act[str(lvl)] = _relu(cfg.act_bits)
         self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         self.head = _conv(ch[cfg.head_level], 3, 1, wbits("head", cfg.last_bits))
+        self.coarse_heads = nn.ModuleDict({  # summed DDFs (model.ddf_levels)
+            str(lvl): _conv(ch[lvl], 3, 1, wbits(f"head{lvl}", cfg.last_bits))
+            for lvl in coarse_levels(cfg)})
         if q:
             self.ddf_quant: nn.Module = QuantIdentity(act_quant=Int8ActPerTensorFixedPoint,
                                                       bit_width=cfg.ddf_bits)
@@ -120,7 +128,8 @@ class RegNet(HostPasses, nn.Module):
             if isinstance(module, QuantConv3d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
                 nn.init.zeros_(module.bias)
-        nn.init.normal_(self.head.weight, std=1e-3)
+        for head in (self.head, *self.coarse_heads.values()):
+            nn.init.normal_(head.weight, std=1e-3)
 
     def core(self, x: torch.Tensor) -> torch.Tensor:
         """The part that becomes hardware: ``(B, 2, D, H, W)`` -> DDF at ``head_level``."""
@@ -132,13 +141,26 @@ class RegNet(HostPasses, nn.Module):
             skips.append(x)
             if lvl + 1 < levels:
                 x = self.down[str(lvl)](x)
+        ddf = self._coarse_ddf(None, levels - 1, x)
         for lvl in range(levels - 2, self.cfg.head_level - 1, -1):
             # the shared act[lvl] puts both addends on one scale: an integer add in hardware
             x = self.act[str(lvl)](self.up[str(lvl)](self.upsample(x)))
             if self.cfg.has_skip(lvl):
                 x = x + skips[lvl]
             x = self.dec_act[str(lvl)](self.dec[str(lvl)](x))
-        return self.ddf_quant(self.head(x))
+            ddf = self._coarse_ddf(ddf, lvl, x)
+        out = self.ddf_quant(self.head(x))
+        # summed DDFs: one shared quantizer, so the add is of integer codes; re-quantised
+        return out if ddf is None else self.ddf_quant(out + self.upsample(ddf))
+
+    def _coarse_ddf(self, ddf: torch.Tensor | None, lvl: int, x: torch.Tensor
+                    ) -> torch.Tensor | None:
+        """The summed DDF so far after level ``lvl`` (features ``x``): ``None`` until the
+        coarsest head of ``model.ddf_levels``."""
+        if str(lvl) not in self.coarse_heads:
+            return ddf
+        own = self.ddf_quant(self.coarse_heads[str(lvl)](x))
+        return own if ddf is None else self.ddf_quant(own + self.upsample(ddf))
 
 
 def build_model(cfg: ModelConfig) -> RegNet:

@@ -57,6 +57,11 @@ class ModelConfig:
     ddf_bits: int = 8
     #: Resolution level of the DDF head: 0 = full resolution, 1 = half (host-side upsampling).
     head_level: int = 0
+    #: DDF heads summed over this many decoder levels (LocalNet-style), from ``head_level`` up:
+    #: each coarser level's head (``head{l}``) predicts a DDF that is upsampled x2 (nearest) and
+    #: added to the next finer one's, on the accelerator (integer adds of one shared quantizer's
+    #: codes, re-quantised to the DDF's bits). 1 = one head.
+    ddf_levels: int = 1
     #: Per-layer weight-bit overrides by layer name (e.g. ``{"enc1": 8}``), quantized only.
     overrides: dict[str, int] = field(default_factory=dict)
     #: Skip memory knob (the skips' FIFOs are the accelerator's largest buffers): decoder
@@ -115,6 +120,9 @@ class ModelConfig:
             raise ConfigError(f"model.integrate: expected 0..10 squarings, got {self.integrate}")
         if self.head_level not in (0, 1):
             raise ConfigError(f"model.head_level: expected 0 or 1, got {self.head_level}")
+        if not 1 <= self.ddf_levels <= len(channels) - self.head_level:
+            raise ConfigError(f"model.ddf_levels: expected 1..{len(channels) - self.head_level} "
+                              f"(levels from head_level up), got {self.ddf_levels}")
         decoder = list(range(self.head_level, len(channels) - 1))
         for lvl in self.skip_levels or []:
             if lvl not in decoder:
@@ -133,6 +141,11 @@ class ModelConfig:
     def divisor(self) -> int:
         """Each grid axis must be a multiple of this (2 ** number of downsamplings)."""
         return 2 ** (len(self.resolved_channels()) - 1)
+
+
+def coarse_levels(cfg: ModelConfig) -> list[int]:
+    """The levels of the coarser DDF heads of ``model.ddf_levels`` (above ``head_level``)."""
+    return list(range(cfg.head_level + 1, cfg.head_level + cfg.ddf_levels))
 
 
 def flip_sets(flips: int) -> list[tuple[int, ...]]:

@@ -106,3 +106,21 @@ def test_growing_refuses_what_does_not_fit(sources: dict, tmp_path: Path) -> Non
     bad.train.init_from, bad.train.init_partial = str(path), True
     with pytest.raises(ConfigError, match=r"excludes train\.init_partial"):
         bad.validate()
+
+
+def test_a_new_summed_ddf_head_starts_at_zero(sources: dict) -> None:
+    """``model.ddf_levels: 2`` grown from one head: the coarse head adds nothing yet (the same
+    W4A4 integers) and is trainable (zero weights, not a dead layer)."""
+    path, cfg = sources["w4a4"]
+    src = build_model(cfg.model)
+    src.load_state_dict(read_model_file(path)["state_dict"])
+    more = copy.deepcopy(cfg.model)
+    more.ddf_levels = 2
+    grown = build_model(more)
+    report = grow_weights_from(grown, path)
+    assert report.new == ["coarse_heads.1.weight", "coarse_heads.1.bias"]
+    before, after = _outputs(src.eval(), grown.eval())
+    assert torch.equal(before, after)
+    grown.train()
+    grown.core(torch.rand(1, 2, 8, 8, 8)).pow(2).sum().backward()
+    assert grown.coarse_heads["1"].weight.grad.abs().max() > 0

@@ -152,7 +152,8 @@ class CollapseRepeatedMul(Transformation):
 class AbsorbScaleBiasIntoMultiThreshold(Transformation):
     """Absorb one quantised activation into integer thresholds per application.
 
-    In: ``acc = MatMul(x, W)`` with integer ``x`` and ``W`` (C_out columns), then
+    In: ``acc = MatMul(x, W)`` with integer ``x`` and ``W`` (C_out columns), or any other
+    integer tensor ``acc`` (e.g. the ``Add`` of summed DDF codes: a re-quantisation), then
     ``Mul(s_acc) -> Add(bias (C_out,))? -> Relu? -> q = Quant(s_a, bits, signed, narrow)``,
     each read only by the next. Out: ``codes = MultiThreshold(acc, T)`` (``T`` (C_out, hi - lo)
     from :func:`~.thresholds.thresholds`, datatype INT32; ``out_bias`` = the lowest code ``lo``,
@@ -171,7 +172,7 @@ class AbsorbScaleBiasIntoMultiThreshold(Transformation):
 
     @staticmethod
     def _chain(model: ModelWrapper, q: NodeProto) -> tuple | None:
-        """``(matmul, s_acc, bias, relu, removed nodes)`` above ``q``, or None."""
+        """``(acc tensor, C_out, s_acc, bias, relu, removed nodes)`` above ``q``, or None."""
         removed, relu, bias = [q], False, None
         node = model.find_producer(q.input[0])
         if node is not None and node.op_type == "Relu":
@@ -185,20 +186,23 @@ class AbsorbScaleBiasIntoMultiThreshold(Transformation):
         if found is None:
             return None
         removed.append(node)
-        matmul = model.find_producer(found[0])
-        if (matmul is None or matmul.op_type != "MatMul"
-                or model.get_initializer(matmul.input[1]) is None
-                or not (is_integer(model, matmul.input[0])
-                        and is_integer(model, matmul.input[1]))):
+        acc, matmul = found[0], model.find_producer(found[0])
+        if matmul is not None and matmul.op_type == "MatMul" \
+                and model.get_initializer(matmul.input[1]) is not None:
+            if not (is_integer(model, matmul.input[0]) and is_integer(model, matmul.input[1])):
+                return None
+            c_out = model.get_initializer(matmul.input[1]).shape[1]
+        elif is_integer(model, acc) and matmul is not None and matmul.op_type == "Add":
+            c_out = model.get_tensor_shape(acc)[-1]
+        else:
             return None
         if any(sole_consumer(model, n.output[0]) is None for n in [matmul, *removed[1:]]):
             return None
-        return matmul, found[2], bias, relu, removed
+        return acc, c_out, found[2], bias, relu, removed
 
     @staticmethod
-    def _absorb(model: ModelWrapper, q: NodeProto, matmul: NodeProto, acc_scale: float,
+    def _absorb(model: ModelWrapper, q: NodeProto, acc: str, c_out: int, acc_scale: float,
                 bias: np.ndarray | None, relu: bool, removed: list[NodeProto]) -> None:
-        c_out = model.get_initializer(matmul.input[1]).shape[1]
         bias = np.broadcast_to(np.zeros(c_out, np.float32) if bias is None else bias,
                                (c_out,)).astype(np.float32)
         scale, _, bits, signed, narrow = quant_params(model, q)
@@ -210,7 +214,7 @@ class AbsorbScaleBiasIntoMultiThreshold(Transformation):
         out = q.output[0]
         codes = fresh_name(model, f"{q.name}_codes")
         odt = integer_dtype(bits, signed)
-        mt = helper.make_node("MultiThreshold", [matmul.output[0], t_name], [codes],
+        mt = helper.make_node("MultiThreshold", [acc, t_name], [codes],
                               domain="qonnx.custom_op.general", out_dtype=odt.name,
                               out_scale=1.0, out_bias=float(lo), data_layout="NC",
                               name=f"{q.name}_thresholds")

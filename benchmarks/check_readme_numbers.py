@@ -191,12 +191,18 @@ CLAIMS: tuple[Claim, ...] = (
         ("lh", "`train.init_partial`) | 78,995 | 0.430 / 0.496 / 0.543 | 0.006 | 0.765 / 0.794 |"),
         ("lw", "grown) | 166,095 | 0.438 / 0.506 / 0.539 | 0.040 | 0.767 / 0.798 |"),
         ("ld", "grown) | 323,467 | 0.441 / 0.502 / 0.548 | 0.052 | 0.767 / 0.801 |"),
+        ("lw2", "grown) | 294,035 | 0.438 / 0.495 / 0.546 | 0.057 | 0.775 / 0.801 |"),
+        ("lf", "grown) | 736,659 | 0.423 / 0.481 / 0.537 | 0.071 | 0.756 / 0.798 |"),
+        ("ls", "grown) | 77,038 | 0.433 / 0.489 / 0.542 | 0.057 | 0.767 / 0.800 |"),
       )
       for claim in _lever_row(name, text)),
     *(claim for name, cell in (
         ("lh", "100.0 k LUT, 1281 BRAM_18K, 426 DSP: does not fit"),
         ("lw", "102.0 k LUT, 686 BRAM_18K, 420 DSP: does not fit"),
-        ("ld", "20.3 k LUT, 474 BRAM_18K, 262 DSP: fits"))
+        ("ld", "20.3 k LUT, 474 BRAM_18K, 262 DSP: fits"),
+        ("lw2", "126.1 k LUT, 491 BRAM_18K, 410 DSP: fits"),
+        ("lf", "163.8 k LUT, 666 BRAM_18K, 570 DSP: does not fit"),
+        ("ls", "15.7 k LUT, 421 BRAM_18K, 143 DSP: fits"))
       for claim in _lever_build(name, cell)),
     # levers (the W4A4 rows; the others are one-off)
     Claim("real brain, model grid (identity 0.731,", R + "levers_w4a4.json",

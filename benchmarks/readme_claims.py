@@ -42,11 +42,13 @@ def _pct(path: str) -> Callable[[Any], float]:
 
 def _lever_row(name: str, row: str) -> list[Claim]:
     """A row of the levers-on-the-cascade-trained-model table: weights, default Dice at 1, 3
-    and 24 passes, folding at 24, real-brain parcels at 1 and 24 passes."""
+    and 24 passes, the % of the oracle's gain at 24, folding at 24, real-brain parcels at 1 and
+    24 passes."""
     key = f"rows/{name}/"
     claims = [Claim(row, LEV, key + "weights", "{:,}")]
     claims += [Claim(row, LEV, f"{key}settings/{i}/default_dice") for i in range(3)]
     claims += [Claim(row, LEV, f"{key}settings/{i}/real_brain_model_grid") for i in (0, 2)]
+    claims.append(Claim(row, LEV, _pct(key + "fraction_of_oracle_gain_24"), "| {:.0f} % |"))
     return [*claims, Claim(row, LEV, f"{key}settings/2/folding_percent")]
 
 

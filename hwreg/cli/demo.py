@@ -6,13 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwreg.cli.options import positive_int
+
 
 def _demo(args: argparse.Namespace) -> int:
     from hwreg.atomic import require_absent
     from hwreg.studies.demo import run_demo
 
     require_absent([args.out / "report.md"], args.force)  # an unfinished demo resumes
-    run_demo(args.out, data=args.data, configs=args.configs, full=args.full)
+    run_demo(args.out, data=args.data, configs=args.configs, full=args.full, jobs=args.jobs)
     return 0
 
 
@@ -27,6 +29,9 @@ def add_commands(stages: Any) -> None:
     demo.add_argument("--configs", type=Path, default=Path("configs"), help="config folder")
     demo.add_argument("--full", action="store_true",
                       help="the configs' full training schedules (the full-size study; use a GPU)")
+    demo.add_argument("--jobs", type=positive_int, default=2,
+                      help="stages run at once, one process each (default 2, for 2 cores; "
+                           "1: one after another in this process)")
     demo.add_argument("--force", action="store_true",
                       help="run again into an --out that holds a finished demo (report.md)")
     demo.set_defaults(handler=_demo)

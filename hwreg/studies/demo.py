@@ -9,8 +9,10 @@ per board (estimates) -> bit-exact emulation -> label-free registration of one N
 
 Each stage is a library call with typed arguments (:func:`plan` lists them as :class:`Stage`),
 the same call the matching ``hwreg`` command makes, writing into ``OUT/<stage>``
-(:mod:`.demo_layout`); the report (:mod:`.report`) reads what the stages wrote. Training stages
-resume, so an interrupted demo continues where it stopped.
+(:mod:`.demo_layout`); the report (:mod:`.report`) reads what the stages wrote. The stages run
+two at a time by default (:mod:`.stages`: most of them keep one core busy; the sweep keeps two),
+the longest chain (build ZCU104 -> emulate, with the cold Verilator builds) first. Training
+stages resume, so an interrupted demo continues where it stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from hwreg.studies.demo_layout import (
     evaluated_models,
     slug,
 )
+from hwreg.studies.stages import Stage, run_stages
 
 #: Overrides that make the demo trainings fit 2 CPU cores in minutes: single-pass training
 #: (``train.cascade`` 1, half the compute of the shipped W4A4 config's two passes) and
@@ -47,14 +49,6 @@ CPU_OVERRIDES: dict[str, dict[str, Any]] = {
     "model": {"flips": 0, "cascade": 1},
     "loss": {"pyramid": True},
 }
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage of the demo: its name (log, ``timings.json``) and the library call it makes."""
-
-    name: str
-    run: Callable[[], object]
 
 
 def _demo_config(source: Path, out: Path, data: Path, full: bool,
@@ -105,12 +99,16 @@ def _prune(source: Path, out: Path, finetune_steps: int) -> None:
               progress=False)
 
 
-def _sweep(config: Path, out: Path, log: Callable[[str], None]) -> None:
+#: Processes the sweep stage runs its points in (the cores it keeps busy).
+SWEEP_JOBS = 2
+
+
+def _sweep(config: Path, out: Path) -> None:
     """``hwreg sweep --config CONFIG --out OUT --jobs 2``."""
     from hwreg.studies.sweep import run_sweep
     from hwreg.studies.sweep_plan import load_sweep_config
 
-    run_sweep(load_sweep_config(config), out, jobs=2, log=log)
+    run_sweep(load_sweep_config(config), out, jobs=SWEEP_JOBS)
 
 
 def _evaluate(model: str, data: Path, out: Path) -> None:
@@ -152,41 +150,49 @@ def _register(data: Path, out: Path) -> None:
                    moving_label=moving / "IBSR_02_seg_ana.nii.gz", force=True)
 
 
-def plan(out: Path, data: Path, configs: Path, full: bool,
-         log: Callable[[str], None] = print) -> list[Stage]:
-    """The demo's stages in order; writes the derived run configs under ``out/configs``."""
+def plan(out: Path, data: Path, configs: Path, full: bool) -> list[Stage]:
+    """The demo's stages, longest chain first (the order :func:`run_stages` starts ready
+    stages in); writes the derived run configs under ``out/configs``."""
     cfg_dir = out / "configs"
     float_cfg = _demo_config(configs / "demo_float.yaml", cfg_dir / "float.yaml", data, full)
-    float_model = out / "models" / "float" / "model.pt"
+    models = out / "models"
     # W4A4 is quantization-aware training from a trained float network: with --full the float
     # model trained above; on CPU the shipped demo-float (the demo's own float run is 80 steps
     # of fine-tuning, less trained than the shipped one)
-    init = str(float_model.resolve()) if full else FLOAT_MODEL
+    init = str((models / "float" / "model.pt").resolve()) if full else FLOAT_MODEL
     w4a4_cfg = _demo_config(configs / "demo_w4a4.yaml", cfg_dir / "w4a4.yaml", data, full,
                             {"train": {"init_from": init}})
     sweep_cfg = _sweep_config(configs / ("sweep_full.yaml" if full else "sweep_demo.yaml"),
                               cfg_dir / "sweep.yaml", data, full)
     call = functools.partial
+    first = Board.zcu104  # the board the emulation runs on: its build starts the longest chain
     stages = [
-        Stage("train float", call(_train, float_cfg, out / "models" / "float")),
-        Stage("train w4a4", call(_train, w4a4_cfg, out / "models" / "w4a4")),
-        Stage("prune w4a4 50%", call(_prune, out / "models" / "w4a4", out / "models" / PRUNED,
-                                     200 if full else 30)),
-        Stage("sweep", call(_sweep, sweep_cfg, out / "sweep", log)),
+        Stage(f"build {first.value}", call(_build, first, out / "build" / first.value)),
+        Stage("emulate", call(_emulate, out / "build" / first.value, data, out / "emulation"),
+              after=(f"build {first.value}",)),
+        Stage("train float", call(_train, float_cfg, models / "float")),
+        Stage("train w4a4", call(_train, w4a4_cfg, models / "w4a4"),
+              after=("train float",) if full else ()),
+        Stage("prune w4a4 50%", call(_prune, models / "w4a4", models / PRUNED,
+                                     200 if full else 30), after=("train w4a4",)),
     ]
-    stages += [Stage(f"evaluate {label}", call(_evaluate, ref, data, out / "eval" / slug(label)))
-               for label, ref in evaluated_models(out).items()]
+    trained_by = {str(models / "float"): "train float", str(models / "w4a4"): "train w4a4",
+                  str(models / PRUNED): "prune w4a4 50%"}
+    evals = [Stage(f"evaluate {label}", call(_evaluate, ref, data, out / "eval" / slug(label)),
+                   after=(trained_by[ref],) if ref in trained_by else ())
+             for label, ref in evaluated_models(out).items()]
+    stages += sorted(evals, key=lambda s: not s.after)  # the demo-trained ones first
     stages += [Stage(f"build {board.value}", call(_build, board, out / "build" / board.value))
-               for board in BOARDS]
-    stages.append(Stage("emulate", call(_emulate, out / "build" / Board.zcu104.value, data,
-                                        out / "emulation")))
+               for board in BOARDS if board is not first]
     stages.append(Stage("register", call(_register, data, out / "register")))
+    stages.append(Stage("sweep", call(_sweep, sweep_cfg, out / "sweep"), cpus=SWEEP_JOBS))
     return stages
 
 
 def run_demo(out: str | Path, data: str | Path = "data/default", configs: str | Path = "configs",
-             full: bool = False, log: Callable[[str], None] = print) -> Path:
-    """Run every stage into ``out`` and write the report; returns ``out/report.md``."""
+             full: bool = False, log: Callable[[str], None] = print, jobs: int = 2) -> Path:
+    """Run every stage into ``out`` (``jobs`` cores at once, :func:`run_stages`) and write the
+    report; returns ``out/report.md``."""
     from hwreg.data.synth import prepare_default
     from hwreg.studies.report import write_report
 
@@ -195,19 +201,13 @@ def run_demo(out: str | Path, data: str | Path = "data/default", configs: str | 
         raise UserError(f"{configs}: no demo_float.yaml (run from the repository root)")
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
+    t_start = time.perf_counter()
     if not (data / "hwreg_dataset.json").is_file():
-        t0 = time.perf_counter()
         log(f"== data: writing the default dataset to {data}")
         prepare_default(data, subjects=18, spacing=1.5, force=True)
-        timings["data"] = time.perf_counter() - t0
-    for stage in plan(out, data, configs, full, log):
-        log(f"== {stage.name}")
-        t0 = time.perf_counter()
-        try:
-            stage.run()
-        except UserError as exc:
-            raise UserError(f"demo stage '{stage.name}' failed: {exc}") from None
-        timings[stage.name] = time.perf_counter() - t0
+        timings["data"] = time.perf_counter() - t_start
+    timings.update(run_stages(plan(out, data, configs, full), jobs, log))
+    timings["wall"] = time.perf_counter() - t_start
     write_json(out / "timings.json", timings)
     report = write_report(out, data, full=full)
     log(f"== report: {report} and {report.with_suffix('.html')}")

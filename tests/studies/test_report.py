@@ -17,9 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None:
     stages = plan(tmp_path / "demo", tmp_path / "data", ROOT / "configs", full=False)
     names = [s.name for s in stages]
-    assert names[:4] == ["train float", "train w4a4", "prune w4a4 50%", "sweep"]
-    assert [f"build {b}" for b in BOARDS] == [n for n in names if n.startswith("build")]
-    assert names[-2:] == ["emulate", "register"]
+    after = {s.name: s.after for s in stages}
+    # the longest chain first: ZCU104's build, then the emulation of that build
+    assert names[:2] == ["build ZCU104", "emulate"] and after["emulate"] == ("build ZCU104",)
+    assert sorted(f"build {b}" for b in BOARDS) == sorted(n for n in names if n.startswith("build"))
+    assert after["prune w4a4 50%"] == ("train w4a4",) and after["train w4a4"] == ()
+    assert after["evaluate w4a4 50% pruned (this demo)"] == ("prune w4a4 50%",)
+    assert after["evaluate demo-w4a4 (shipped)"] == ()
+    assert names[-1] == "sweep" and stages[-1].cpus == 2  # it runs its own two processes
+    assert {"train float", "register"} <= set(names)
     cfg = yaml.safe_load((tmp_path / "demo" / "configs" / "w4a4.yaml").read_text())
     assert cfg["train"]["steps"] == 80 and cfg["loss"]["pyramid"] is True
     assert cfg["train"]["init_from"] == "demo-float"  # QAT from the shipped float model
@@ -36,6 +42,7 @@ def test_plan_derives_cpu_configs_and_covers_every_stage(tmp_path: Path) -> None
     assert (cfg["model"]["flips"], cfg["model"]["cascade"]) == (0, 1)
     full_w4a4 = yaml.safe_load((tmp_path / "full" / "configs" / "w4a4.yaml").read_text())
     assert full_w4a4["train"]["init_from"].endswith("models/float/model.pt")
+    assert {s.name: s.after for s in full}["train w4a4"] == ("train float",)  # its init
 
 
 def test_report_from_stage_outputs(tmp_path: Path) -> None:

@@ -86,11 +86,14 @@ def export_model(model: RegNet, grid: tuple[int, int, int], path: str | Path) ->
     check_exportable(model, grid)
     from brevitas.export import export_qonnx
 
+    from hwreg.tool_messages import tool_messages
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
     x = torch.from_numpy(random_codes(grid))
-    export_qonnx(CoreModule(model), x, export_path=str(path))
+    with tool_messages():  # the exporter's progress lines and torchvision notes
+        export_qonnx(CoreModule(model), x, export_path=str(path), verbose=False)
     return path
 
 

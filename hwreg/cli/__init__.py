@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hwreg`` console script; returns the exit status."""
+    from hwreg.tool_messages import ignore_known_warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    ignore_known_warnings()
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -33,6 +33,7 @@ from hwreg.compile.folding_check import check_folding
 from hwreg.compile.lower import LowerToIntegerNDHWC
 from hwreg.config import dump_yaml, load_yaml, replace_field
 from hwreg.errors import UserError
+from hwreg.tool_messages import tool_messages
 
 if TYPE_CHECKING:
     from hwreg.model import RegNet
@@ -234,7 +235,8 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
     finn_settings()
     for step in STEPS[start:stop]:
         t0 = time.perf_counter()
-        model = step(model, cfg, build_dir)
+        with tool_messages(build_dir / "build.log"):  # FINN's per-layer notes
+            model = step(model, cfg, build_dir)
         times[step.__name__] = time.perf_counter() - t0
         with atomic_path(inter / f"{step.__name__}.onnx") as tmp:
             model.save(str(tmp))

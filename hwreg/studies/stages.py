@@ -48,11 +48,15 @@ def check_stages(stages: Sequence[Stage]) -> None:
         seen.add(stage.name)
 
 
-def _one_thread() -> None:
-    """Worker set-up: one torch thread per stage (the pool's processes share the cores)."""
+def _worker_setup() -> None:
+    """Worker set-up: one torch thread per stage (the pool's processes share the cores); the
+    warnings the ``hwreg`` command drops, dropped here too."""
     import torch
 
+    from hwreg.tool_messages import ignore_known_warnings
+
     torch.set_num_threads(1)
+    ignore_known_warnings()
 
 
 def _timed(run: Callable[[], object]) -> float:
@@ -84,7 +88,7 @@ def run_stages(stages: Sequence[Stage], jobs: int = 1, log: Callable[[str], None
     pending = list(stages)
     running: dict[Future[float], Stage] = {}
     spawn = multiprocessing.get_context("spawn")  # no forked torch
-    pool = ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_one_thread)
+    pool = ProcessPoolExecutor(jobs, mp_context=spawn, initializer=_worker_setup)
     try:
         while pending or running:
             free = jobs - sum(min(s.cpus, jobs) for s in running.values())

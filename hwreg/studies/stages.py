@@ -14,6 +14,7 @@ write their own files; what they print goes to the same terminal, interleaved.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -50,13 +51,33 @@ def check_stages(stages: Sequence[Stage]) -> None:
 
 def _worker_setup() -> None:
     """Worker set-up: one torch thread per stage (the pool's processes share the cores); the
-    warnings the ``hwreg`` command drops, dropped here too."""
+    warnings the ``hwreg`` command drops, dropped here too; Ctrl-C left to the parent, which
+    ends the workers (:func:`_end_workers`)."""
+    import signal
+
     import torch
 
     from hwreg.tool_messages import ignore_known_warnings
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     ignore_known_warnings()
+
+
+def _end_workers() -> None:
+    """End this process's children and everything they started (a sweep's own processes,
+    Verilator and FINN tools)."""
+    import psutil
+
+    for child in multiprocessing.active_children():
+        try:
+            tree = psutil.Process(child.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
+        for proc in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.terminate()
+        child.terminate()
 
 
 def _timed(run: Callable[[], object]) -> float:
@@ -108,10 +129,9 @@ def run_stages(stages: Sequence[Stage], jobs: int = 1, log: Callable[[str], None
                     raise exc
                 timings[stage.name] = future.result()
                 log(f"   {stage.name}: done in {timings[stage.name]:.0f} s")
-    except BaseException:
+    except BaseException:  # a failed stage, Ctrl-C: end the stages still running
         pool.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():  # the stages still running
-            child.terminate()
+        _end_workers()
         raise
     pool.shutdown(wait=True)
     return timings

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from hwreg.atomic import require_absent
@@ -36,6 +39,19 @@ def _wait_for(path: Path, mark: Path) -> None:
 def _sleep_then_write(path: Path) -> None:
     time.sleep(60)
     path.write_text("should have been ended")
+
+
+def _start_grandchild(pid_file: Path) -> None:
+    """Starts a process of its own (as the sweep stage does), records its pid, waits for it."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    pid_file.write_text(str(proc.pid))
+    proc.wait()
+
+
+def _fail_once(path: Path) -> None:
+    """Raises UserError once ``path`` exists."""
+    _wait_for(path, path.with_suffix(".seen"))
+    raise UserError(f"{path}: bad input")
 
 
 def test_dependencies_order_and_two_stages_run_at_once(tmp_path: Path) -> None:
@@ -103,3 +119,22 @@ def test_bad_stage_lists_are_refused() -> None:
         check_stages([Stage("x", noop), Stage("x", noop)])
     with pytest.raises(ValueError, match=r"'y' comes after \['z'\]"):
         check_stages([Stage("y", noop, after=("z",)), Stage("z", noop)])
+
+
+def test_a_failure_ends_the_processes_a_running_stage_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    stages = [Stage("starts a process", functools.partial(_start_grandchild, pid_file)),
+              Stage("fails", functools.partial(_fail_once, pid_file))]
+    with pytest.raises(UserError, match=r"stage 'fails' failed: .*bad input"):
+        run_stages(stages, jobs=2, log=lambda _: None)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"process {pid}, started by the running stage, still runs")

@@ -29,10 +29,11 @@ lint: install
 $(DATA)/hwreg_dataset.json: | $(STAMP)
 	$(BIN)/hwreg data prepare --out $(DATA) --spacing 1.5 --quiet
 
-# FULL=1 runs the configs' full training schedules (the full-size study; CUDA when present).
+# FULL=1 runs the configs' full training schedules (the full-size study; CUDA when present);
+# JOBS=N runs N stages at once (default 2).
 demo: install $(DATA)/hwreg_dataset.json
 	$(BIN)/hwreg data check $(DATA)
-	$(BIN)/hwreg demo --out $(DEMO) --data $(DATA) $(if $(FULL),--full,)
+	$(BIN)/hwreg demo --out $(DEMO) --data $(DATA) $(if $(FULL),--full,) $(if $(JOBS),--jobs $(JOBS),)
 
 # ANTs lives in its own venv: antspyx 0.6.3 pins numpy<2.4 and scipy<1.16 (finn-plus needs newer).
 .venv-ants/.installed: requirements/bench.txt

@@ -66,6 +66,8 @@ from readme_claims import (
 from readme_claims_hw import HARDWARE_CLAIMS
 
 #: The README's measured numbers and where they come from, section by section.
+DEMO = R + "demo_time.json"
+
 CLAIMS: tuple[Claim, ...] = (
     # Measured results (accuracy): benchmarks/bench_accuracy.py
     Claim("ANTs SyN ran on the first 5 of them (`make bench`) and reached 0.385", REG,
@@ -297,6 +299,26 @@ CLAIMS: tuple[Claim, ...] = (
           lambda d: 1000 * _get(d, "warp_image_s"), "{:.0f} ms"),
     Claim("label warp, same grid | 13 ms |", R + "data.json",
           lambda d: 1000 * _get(d, "warp_labels_s"), "{:.0f} ms"),
+    # make demo on a fresh clone
+    Claim("`make demo` took **8 min 39 s** (519 s)", DEMO, "make_demo_wall_s", "({:.0f} s)"),
+    Claim("`make demo` took **8 min 39 s** (519 s)", DEMO,
+          lambda d: divmod(round(_get(d, "make_demo_wall_s")), 60), "{0[0]} min {0[1]} s"),
+    Claim("(load average 0.63 at the start)", DEMO, "load_average_at_start", "{:.2f}"),
+    Claim("139 s of install, data preparation and report, then 380 s", DEMO,
+          "install_data_and_report_s", "{:.0f} s of"),
+    Claim("139 s of install, data preparation and report, then 380 s", DEMO, "stages_wall_s",
+          "then {:.0f} s"),
+    Claim("(emulation with L4/L5 256 s, compiling", DEMO, "stage_s/emulate", "{:.0f} s"),
+    Claim("the trainings, 71-78 s, the pruning, 30 s", DEMO,
+          lambda d: (_get(d, "stage_s/train float"), _get(d, "stage_s/train w4a4")),
+          "{0[0]:.0f}-{0[1]:.0f} s"),
+    Claim("the trainings, 71-78 s, the pruning, 30 s", DEMO, "stage_s/prune w4a4 50%",
+          "pruning, {:.0f} s"),
+    Claim("the sweep\n102 s at the end", DEMO, "stage_s/sweep", "{:.0f} s"),
+    Claim("every level exact (L1 = L2 = L3, L4 27/27, L5). Earlier", DEMO,
+          lambda d: (f"every level exact (L1 = L2 = L3, L4 {_get(d, 'L4_layers_exact')}, L5)"
+                     if _get(d, "every_level_exact") and _get(d, "L5_exact") else "not exact"),
+          "{}"),
     *HARDWARE_CLAIMS,
 )
 

@@ -233,14 +233,14 @@ def build(qonnx_path: str | Path, cfg: BuildConfig, build_dir: str | Path,
     times_path = build_dir / "time_per_step.json"
     times = json.loads(times_path.read_text()) if times_path.is_file() else {}
     finn_settings()
-    for step in STEPS[start:stop]:
-        t0 = time.perf_counter()
-        with tool_messages(build_dir / "build.log"):  # FINN's per-layer notes
+    with tool_messages(build_dir / "build.log"):  # FINN's per-layer notes
+        for step in STEPS[start:stop]:
+            t0 = time.perf_counter()
             model = step(model, cfg, build_dir)
-        times[step.__name__] = time.perf_counter() - t0
-        with atomic_path(inter / f"{step.__name__}.onnx") as tmp:
-            model.save(str(tmp))
-        write_json(times_path, times)
+            times[step.__name__] = time.perf_counter() - t0
+            with atomic_path(inter / f"{step.__name__}.onnx") as tmp:
+                model.save(str(tmp))
+            write_json(times_path, times)
     if stop > STEP_NAMES.index("step_estimates"):
         # the accelerator drawn (report/dataflow.svg, .png), with whatever FIFO depths exist now
         # (only when the estimates are of this graph: a run stopped before them keeps old ones)

@@ -15,8 +15,9 @@ Per pair (fixed/moving T1 and the moving 116-parcel map, 1 mm, 197x233x189):
   seconds of its process (reading, registration, warping the parcels, writing), the registration
   alone, and the Dice of its warped parcels;
 - the ratio of the two wall times.
-Then batch mode (`--pairs`, model loaded once) on the same pairs, in pairs/s, and the host
-prologue/epilogue (:mod:`hwreg.runtime.host`) per pair at the model grid and at 1 mm. The load
+Then batch mode (`--pairs`, model loaded once; the model's passes and one pass) on the same
+pairs, in pairs/s, and the host prologue/epilogue (:mod:`hwreg.runtime.host`) per pair at the
+model grid and at 1 mm. The load
 average is recorded: on a loaded machine wall times are longer than on an idle one.
 """
 
@@ -67,15 +68,19 @@ def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
     return wall, cpu, done.stdout
 
 
-def bench_hwreg(row: dict[str, str], model: str, tmp: Path) -> dict:
-    """One `hwreg register` process on a pair."""
+def bench_hwreg(row: dict[str, str], model: str, tmp: Path, reps: int = 1) -> dict:
+    """`hwreg register` processes on a pair, ``reps`` times: the median run's numbers (wall
+    times on a shared 2-core machine vary by a second between identical runs), all walls kept."""
     out = tmp / "hwreg"
-    wall, cpu, _ = timed([*HWREG, row["fixed_t1"], row["moving_t1"], "--out", str(out),
-                          "--moving-label", row["moving_parcels"], "--model", model,
-                          "--timings", "--force"])
-    info = json.loads((out / "timings.json").read_text())
+    runs = []
+    for _ in range(reps):
+        wall, cpu, _ = timed([*HWREG, row["fixed_t1"], row["moving_t1"], "--out", str(out),
+                              "--moving-label", row["moving_parcels"], "--model", model,
+                              "--timings", "--force"])
+        runs.append((wall, cpu, json.loads((out / "timings.json").read_text())))
+    wall, cpu, info = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     return {"wall_s": wall, "cpu_s": cpu, "in_process_s": info["seconds"],
-            "peak_rss_mb": info["peak_rss_mb"],
+            "peak_rss_mb": info["peak_rss_mb"], "walls_s": [r[0] for r in runs],
             "dice": mean_dice(row["fixed_parcels"], out / "warped_label.nii.gz")}
 
 
@@ -90,16 +95,19 @@ def bench_syn(row: dict[str, str], threads: int, tmp: Path) -> dict:
             "dice": mean_dice(row["fixed_parcels"], warped)}
 
 
-def bench_batch(rows: list[dict[str, str]], model: str, tmp: Path) -> dict:
-    """Batch mode on all pairs: one process, the model loaded once."""
+def bench_batch(rows: list[dict[str, str]], model: str, tmp: Path,
+                passes: tuple[str, ...] = ()) -> dict:
+    """Batch mode on all pairs: one process, the model loaded once (``passes``: extra options,
+    e.g. ``--flips 0 --cascade 1`` for one network pass per pair)."""
     pairs = tmp / "pairs.csv"
     with pairs.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["fixed", "moving", "moving_label"])
         w.writerows([r["fixed_t1"], r["moving_t1"], r["moving_parcels"]] for r in rows)
-    wall, cpu, _ = timed([*HWREG, "--pairs", str(pairs), "--out", str(tmp / "batch"),
-                          "--model", model, "--timings"])
-    info = json.loads((tmp / "batch" / "timings.json").read_text())
+    out = tmp / ("batch" + "".join(passes).replace("-", "_"))
+    wall, cpu, _ = timed([*HWREG, "--pairs", str(pairs), "--out", str(out),
+                          "--model", model, "--timings", *passes])
+    info = json.loads((out / "timings.json").read_text())
     return {"pairs": len(rows), "process_wall_s": wall, "process_cpu_s": cpu,
             "loop_s": info["seconds"], "pairs_per_second": info["pairs_per_second"],
             "pairs_per_second_process": len(rows) / wall, "peak_rss_mb": info["peak_rss_mb"]}
@@ -209,6 +217,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--pairs-dir", type=Path, default=Path("runs/realbrain-pairs"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3,
+                        help="hwreg processes per pair (the median is reported)")
     parser.add_argument("--ants-from", type=Path, help="reuse the SyN rows of an earlier result")
     parser.add_argument("--syn-pairs", type=int, default=None,
                         help="run SyN on the first N pairs only (default: all)")
@@ -250,12 +260,15 @@ def main() -> None:
         tmp = Path(tmp_dir)
         result["batch"] = bench_batch(rows, args.model, tmp)
         print("batch:", result["batch"], flush=True)
+        result["batch_one_pass"] = bench_batch(rows, args.model, tmp,
+                                               ("--flips", "0", "--cascade", "1"))
+        print("batch, one pass per pair:", result["batch_one_pass"], flush=True)
         save()
         result["pairs"] = []
         for i, row in enumerate(rows):
             entry = {"pair": i, "dice_before": mean_dice(row["fixed_parcels"],
                                                          row["moving_parcels"]),
-                     "hwreg": bench_hwreg(row, args.model, tmp)}
+                     "hwreg": bench_hwreg(row, args.model, tmp, args.reps)}
             if run_syn and i < n_syn:
                 entry["syn"] = bench_syn(row, args.threads, tmp)
             elif saved is not None and i < len(saved) and "syn" in saved[i]:

@@ -2,6 +2,6 @@
 
 import sys
 
-from hwreg.cli import main
+from hwreg.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -18,6 +18,14 @@ def _print_timings(info: dict[str, Any]) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
+    from hwreg.runtime.board import PACKAGE_DEVICES
+    from hwreg.runtime.register import keep_freed_memory
+
+    # every output is written and closed when this returns; an accelerator package's
+    # simulation or board link is left to the normal teardown
+    args.exit_fast = args.device not in PACKAGE_DEVICES
+
+    keep_freed_memory()  # large arrays reused, not page-faulted in again (its docstring)
     model: Any = args.model
     if args.flips is not None or args.cascade is not None:
         from hwreg.runtime.register import Registrar

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from nibabel.arrayproxy import ArrayProxy
 
 from hwreg.atomic import atomic_path, require_absent
 from hwreg.data.nifti_checks import check_header, check_label_values
@@ -52,9 +55,16 @@ class Volume:
         return tuple(float(c) for c in cols)  # type: ignore[return-value]
 
 
-_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError,
-                nib.spatialimages.HeaderDataError, nib.spatialimages.ImageDataError,
-                nib.orientations.OrientationError, MemoryError)
+try:  # ISA-L's gzip: about twice as fast as zlib's at reading (and 4x at writing level 1)
+    from isal import igzip
+    from isal.igzip_lib import IsalError
+except ImportError:  # pragma: no cover - isal is a dependency; zlib's gzip is the fallback
+    igzip = None  # type: ignore[assignment]
+    IsalError = zlib.error  # type: ignore[assignment,misc]
+
+_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, IsalError,
+                nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError,
+                nib.spatialimages.ImageDataError, nib.orientations.OrientationError, MemoryError)
 
 
 def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
@@ -80,11 +90,27 @@ def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray, Path]:
         raise DataError(path, f"empty volume of shape {img.shape}")
     check_header(img, path)  # dtype, pixdim, affine, memory: before any voxel is read
     try:
-        img = nib.as_closest_canonical(img)
-        data = np.asanyarray(img.dataobj)
+        with _isal_voxels(img, path) as img:
+            img = nib.as_closest_canonical(img)
+            data = np.asanyarray(img.dataobj)
     except _READ_ERRORS as exc:
         raise DataError(path, f"truncated or corrupt data ({_short(exc)})") from None
     return np.asarray(data), img.affine.astype(np.float64), path
+
+
+@contextmanager
+def _isal_voxels(img: nib.Nifti1Image, path: Path) -> Iterator[nib.Nifti1Image]:
+    """``img`` reading its voxels through ISA-L's gzip while the context is open, when ``path``
+    is gzip-compressed and the voxels are still unread (nibabel's own reader and scaling, only
+    the decompressor differs: 0.06 s less per 35 MB image); else ``img`` itself."""
+    proxy = img.dataobj
+    if igzip is None or not path.name.endswith(".gz") or not isinstance(proxy, ArrayProxy):
+        yield img
+        return
+    with igzip.open(path, "rb") as gz:
+        spec = (proxy.shape, proxy.dtype, proxy.offset, proxy.slope, proxy.inter)
+        fast = ArrayProxy(gz, spec, mmap=False, order=proxy.order)
+        yield img.__class__(fast, img.affine, img.header)
 
 
 def _short(exc: BaseException) -> str:

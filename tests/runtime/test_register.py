@@ -37,6 +37,42 @@ def test_register_subprocess_bad_input_has_no_traceback(tmp_path: Path) -> None:
     assert result.stderr.strip() == f"hwreg: error: {tmp_path / 'a'}: file not found"
 
 
+EXIT_PROBE = """
+import atexit, sys
+atexit.register(lambda: print("teardown ran", flush=True))
+from hwreg.cli import run
+sys.argv = ["hwreg", *sys.argv[1:]]
+code = run()
+print("run returned", code, flush=True)
+sys.exit(code)
+"""
+
+
+def test_console_register_ends_without_teardown(tmp_path: Path, tiny_model: Path) -> None:
+    """The console script ends `hwreg register` at once (no interpreter teardown: no atexit
+    handler, nothing after run()), with its output flushed and every file complete; other
+    commands return normally."""
+    fixed, moving, label, _ = _pair(tmp_path)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", EXIT_PROBE, "register", str(fixed), str(moving),
+                           "--out", str(out), "--model", str(tiny_model), "--moving-label",
+                           str(label)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("registered in") and "teardown ran" not in done.stdout
+    assert "run returned" not in done.stdout
+    for name in ("warped.nii.gz", "ddf.nii.gz", "warped_label.nii.gz"):
+        assert np.isfinite(nib.load(out / name).get_fdata()).all(), name
+    bad = subprocess.run([sys.executable, "-c", EXIT_PROBE, "register", str(fixed),
+                          str(tmp_path / "missing.nii.gz"), "--out", str(out)],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == f"hwreg: error: {tmp_path / 'missing.nii.gz'}: file not found"
+    other = subprocess.run([sys.executable, "-c", EXIT_PROBE, "data", "check",
+                            str(tmp_path / "nothing")], capture_output=True, text=True,
+                           check=False)
+    assert other.stdout.splitlines()[-2:] == [f"run returned {other.returncode}", "teardown ran"]
+
+
 def test_outputs_in_fixed_space(tmp_path: Path, tiny_model: Path) -> None:
     fixed, moving, label, fixed_affine = _pair(tmp_path)
     out = tmp_path / "out"

@@ -78,6 +78,18 @@ def affine_slab(matrix: np.ndarray, shape: tuple[int, int, int], a: int, b: int)
     return ti + (terms[1].float()[:, None] + terms[2].float()[None])[None]  # (d, Y, Z, 3)
 
 
+def affine_planes(matrix: np.ndarray, shape: tuple[int, int, int], a: int, b: int,
+                  out: torch.Tensor) -> torch.Tensor:
+    """:func:`affine_slab` component-major, written into ``out`` ``(3, b - a, Y, Z)`` float32 (a
+    view may be strided between components): the same values, one pass over the output."""
+    m = torch.from_numpy(np.asarray(matrix, np.float64)[:3])  # (3, 4)
+    terms = [torch.arange(lo, hi, dtype=torch.float64)[:, None] * m[:, k]
+             for k, (lo, hi) in enumerate(((a, b), (0, shape[1]), (0, shape[2])))]
+    ti = (terms[0] + m[:, 3]).float().T.contiguous()  # (3, d), translation folded in
+    plane = terms[1].float().T[:, :, None] + terms[2].float().T[:, None]  # (3, Y, Z)
+    return torch.add(ti[:, :, None, None], plane[:, None], out=out)
+
+
 @dataclass(frozen=True)
 class AxisLerp:
     """Linear interpolation along one axis: target index t reads source indices ``i0[t]`` and
@@ -117,6 +129,16 @@ def lerp_axis(x: torch.Tensor, dim: int, step: AxisLerp, a: int = 0,
     shape[dim] = -1
     lo = x.index_select(dim, i0)
     return lo.add_(x.index_select(dim, i1).sub_(lo).mul_(w.view(shape)))
+
+
+def lerp_planes(x: torch.Tensor, step: AxisLerp, a: int, b: int) -> torch.Tensor:
+    """:func:`lerp_axis` along dim 1 of ``x`` ``(C, S, ...)`` for target indices ``a..b-1``:
+    each output plane read from its two source planes in one pass (no gathered copies)."""
+    out = torch.empty((x.shape[0], b - a, *x.shape[2:]), dtype=x.dtype)
+    for t in range(a, b):
+        torch.lerp(x[:, int(step.i0[t])], x[:, int(step.i1[t])], float(step.w[t]),
+                   out=out[:, t - a])
+    return out
 
 
 def grid_sample_points(src: torch.Tensor, grid: torch.Tensor, mode: str,

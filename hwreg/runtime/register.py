@@ -52,9 +52,11 @@ from hwreg.data.nifti import (
     save_nifti,
 )
 from hwreg.data.sampling import (
+    affine_planes,
     affine_slab,
     grid_sample_points,
     lerp_axis,
+    lerp_planes,
     normaliser,
     separable_plan,
     slabs,
@@ -201,16 +203,17 @@ def map_to_fixed(ddf: torch.Tensor, grid_f: np.ndarray, grid_m: np.ndarray,
         # model axes -> the output grid's axes order, then interpolate along its axes 2 and 1
         pre = src_ddf[0].permute(0, *(1 + step.axis for step in plan))
         pre = lerp_axis(lerp_axis(pre, 3, plan[2]), 2, plan[1])  # (3, D', Y, X)
+    disp_t = torch.from_numpy(disp)
     for a, b in slabs(grid):
         if plan is not None:
-            u = lerp_axis(pre, 1, plan[0], a, b)  # (3, d, Y, X) model voxels
+            u = lerp_planes(pre, plan[0], a, b)  # (3, d, Y, X) model voxels
         else:
             g = affine_slab(at_ddf, grid, a, b)[None]  # (1, d, Y, X, 3)
             u = functional.grid_sample(src_ddf, g, mode="bilinear", padding_mode="border",
                                        align_corners=True)[0]  # (3, d, Y, X) model voxels
         u = u.reshape(3, -1)  # (3, n), (D, H, W) axis order
-        d = affine_slab(at_disp, grid, a, b).reshape(-1, 3).T  # (3, n) view
-        disp[:, 0, a:b] = torch.addmm(d, u_disp, u).view(3, b - a, *grid[1:]).numpy()
+        out = affine_planes(at_disp, grid, a, b, disp_t[:, 0, a:b])  # in place, in disp
+        out.view(3, -1).addmm_(u_disp, u)
         g = affine_slab(at_mov, grid, a, b).reshape(-1, 3).addmm_(u.T, u_mov)  # (n, 3) (z, y, x)
         g.masked_fill_((g.abs() > 1).any(-1, keepdim=True), 3.0)  # outside [0, n-1] -> 0
         if warped_label is not None and src_lab is not None:

@@ -11,7 +11,16 @@ from torch.nn import functional
 from hwreg.config import GridCentre
 from hwreg.data.grid import centre_of, model_grid, resample
 from hwreg.data.nifti import Volume
-from hwreg.data.sampling import grid_sample_points, resample_affine, sample_at
+from hwreg.data.sampling import (
+    affine_planes,
+    affine_slab,
+    grid_sample_points,
+    lerp_axis,
+    lerp_planes,
+    resample_affine,
+    sample_at,
+    separable_plan,
+)
 
 
 def _mapping(rng: np.random.Generator) -> np.ndarray:
@@ -90,3 +99,26 @@ def test_grid_sample_points_equals_one_call(threads: int, mode: str) -> None:
     finally:
         torch.set_num_threads(before)
     assert got.shape == (2, 301) and torch.equal(got, want)
+
+
+def test_affine_planes_is_affine_slab_component_major() -> None:
+    matrix = np.array([[0.3, 0.1, 0.0, 2.5], [0.0, -0.7, 0.2, 1.0], [0.05, 0.0, 1.1, -4.0],
+                       [0.0, 0.0, 0.0, 1.0]])
+    shape = (9, 7, 5)
+    whole = torch.full((3, 2, *shape), np.nan)  # a strided view between components, as in use
+    for a, b in ((0, 4), (4, 9)):
+        got = affine_planes(matrix, shape, a, b, whole[:, 1, a:b])
+        assert torch.equal(got, affine_slab(matrix, shape, a, b).permute(3, 0, 1, 2))
+    assert torch.isnan(whole[:, 0]).all()  # nothing outside the view written
+
+
+def test_lerp_planes_matches_lerp_axis() -> None:
+    x = torch.rand(3, 6, 4, 5)
+    matrix = np.diag([0.37, 1.0, 1.0, 1.0])
+    matrix[0, 3] = -0.4  # clamped at the low border
+    plan = separable_plan(matrix, (6, 4, 5), (17, 4, 5))
+    assert plan is not None
+    for a, b in ((0, 17), (3, 11)):
+        got = lerp_planes(x, plan[0], a, b)
+        assert got.shape == (3, b - a, 4, 5)
+        assert torch.allclose(got, lerp_axis(x, 1, plan[0], a, b), atol=1e-6, rtol=0)

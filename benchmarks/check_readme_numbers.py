@@ -39,9 +39,6 @@ from readme_claims import (
     RB4,
     REG,
     ROOT,
-    S24,
-    SPEED,
-    STEP,
     SYN_ROW,
     V1_ROW,
     V2_ROW,
@@ -59,11 +56,10 @@ from readme_claims import (
     _load,
     _passes_row,
     _pct,
-    _span,
     _squash,
-    _step_row,
 )
 from readme_claims_hw import HARDWARE_CLAIMS
+from readme_claims_register import REGISTER_CLAIMS
 
 #: The README's measured numbers and where they come from, section by section.
 DEMO = R + "demo_time.json"
@@ -168,22 +164,6 @@ CLAIMS: tuple[Claim, ...] = (
           "rows/0/true_map_at_6mm"),
     Claim("(0.933 at full resolution; pair 0;", R + "realbrain_ceiling.json",
           "rows/0/true_map_1mm"),
-    # the 24-pass default on an idle machine (register_speed_24.json)
-    Claim("takes 6.1 s of wall time (7.9 CPU s)", S24, "summary/hwreg_wall_s", "{:.1f} s"),
-    Claim("takes 6.1 s of wall time (7.9 CPU s)", S24, "summary/hwreg_cpu_s", "{:.1f} CPU"),
-    Claim("and 3.4 s in\nthe process", S24, "summary/hwreg_in_process_s", "{:.1f} s"),
-    *(Claim("(load 0.41, resample in 0.22, network 0.89 for all 24 passes, resample out 1.16,\n"
-            "write 0.58 on pair 0)", S24, f"pairs/0/hwreg/in_process_s/{k}", "{:.2f}")
-      for k in ("load", "resample_in", "network", "resample_out", "write")),
-    Claim("the parcels go from 0.730 to 0.853 (SyN 0.906)", S24, "summary/dice_before"),
-    Claim("the parcels go from 0.730 to 0.853 (SyN 0.906)", S24, "summary/hwreg_dice"),
-    Claim("the parcels go from 0.730 to 0.853 (SyN 0.906)", S24, "summary/syn_dice"),
-    Claim("Batch mode: 0.27 pairs/s.", S24, "batch/pairs_per_second", "{:.2f}"),
-    Claim("3.7 ms wall (8.7 ms CPU)", S24, "host/model_grid_ms", "{:.1f} ms"),
-    Claim("3.7 ms wall (8.7 ms CPU)", S24, "host/model_grid_cpu_ms", "{:.1f} ms"),
-    Claim("at 1 mm 1.5 s", S24, lambda d: _get(d, "host/one_mm_ms") / 1000, "{:.1f} s"),
-    Claim("the file's ratio is 42x", S24, "summary/ratio_wall", "{:.0f}x"),
-    Claim("from a loaded run (254 s)", S24, "summary/syn_wall_s", "{:.0f} s"),
     # levers on the cascade-trained model
     *(claim for name, text in (
         ("demo-w4a4", "start) | 74,443 | 0.433 / 0.483 / 0.538 | 50 % | 0.063 | 0.771 / 0.800 |"),
@@ -257,34 +237,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("took 1.0-1.2 s (`models.*.seconds_register_cli_path`)", REG,
           "models/demo-w4a4/seconds_register_cli_path", "{:.1f}"),
     # end to end on 1 mm brains
-    *_step_row("import torch` / `import hwreg.runtime.register` (no Brevitas now) | 1.97 / 2.36 "
-               "| 2.68 / 5.63 |", ("import_torch_cpu_s", "import_register_module_cpu_s")),
-    *_step_row("(inference form; before: Brevitas network) | 0.01 | 0.31 |", ("load_model",)),
-    *_step_row("| read fixed + moving + labels (gzip, 3 threads) | 0.47 | 0.53 |", ("load",)),
-    *_step_row("model grid (torch) | 0.15 | 0.15 |", ("resample_in",)),
-    *_step_row("before: Brevitas fake-quant) | 0.09 | 0.14 |", ("network",)),
-    *_step_row("warp image and labels (torch) | 1.10 | 1.19 |", ("resample_out",)),
-    *_step_row("| 0.61 (`.nii`: 0.37) | 0.85 (`.nii`: 0.53) |", ("write_nii.gz", "write_nii")),
-    *_step_row(STEP, ("per_pair_batch",), "{:.1f}"),
-    Claim("**This session's machine was loaded** (load average 7-9 on 2 cores", SPEED,
-          lambda d: "{:.0f}-{:.0f}".format(*_span(d["machine"]["loadavg_start"]
-                                                  + d["machine"]["loadavg_end"])), "{}"),
-    Claim("one process 22 s (7 s CPU), batch 0.068 pairs/s", SPEED, "summary/hwreg_wall_s",
-          "{:.0f}"),
-    Claim("one process 22 s (7 s CPU), batch 0.068 pairs/s", SPEED, "summary/hwreg_cpu_s",
-          "{:.0f}"),
-    Claim("one process 22 s (7 s CPU), batch 0.068 pairs/s", SPEED, "batch/pairs_per_second"),
-    Claim("Dice of the warped parcels 0.730 -> 0.797 (SyN 0.906)", SPEED, "summary/dice_before"),
-    Claim("Dice of the warped parcels 0.730 -> 0.797 (SyN 0.906)", SPEED, "summary/hwreg_dice"),
-    Claim("Dice of the warped parcels 0.730 -> 0.797 (SyN 0.906)", SPEED, "summary/syn_dice"),
-    Claim("registration time only: 254 s)", SPEED, "summary/syn_registration_s", "{:.0f}"),
-    Claim("so the 11.3x ratio in the file", SPEED, "summary/ratio_wall", "{:.1f}x"),
-    Claim("6.5 ms CPU per pair (wall on the loaded machine: 149 ms)", SPEED,
-          "host/model_grid_cpu_ms", "{:.1f}"),
-    Claim("6.5 ms CPU per pair (wall on the loaded machine: 149 ms)", SPEED,
-          "host/model_grid_ms", "{:.0f}"),
-    Claim("warp of an image and a label map: 2.7 CPU s", SPEED, _k("host/one_mm_cpu_ms"),
-          "{:.1f}"),
+    *REGISTER_CLAIMS,
     # pruning
     Claim("(49.2 % of all conv weights zero", P50, _pct("sparsity/sparsity"), "{:.1f} %"),
     # scaling out

@@ -166,14 +166,7 @@ FLOAT_ROW = "| 0.779 | 0.855 | 26 % | 27 (machine loaded) |"
 W4_ROW = "| 0.799 | 0.870 | 37 % | 7 |"
 P50_ROW = "| demo-w4a4-p50, one pass (`results/realbrain_1pass.json`) | 0.797 | 0.869 | 36 % | 5 |"
 LEVER = "| W4A4: "
-STEP = "| per pair in batch mode (read to write) | 2.4 | 2.9 |"
 
-
-def _step_row(row: str, keys: tuple[str, ...], fmt: str = "{:.2f}") -> list[Claim]:
-    """A row of the end-to-end step table: each key's CPU seconds on this branch, then before
-    (``cpu_seconds_per_step_main``), as the row shows them."""
-    return [Claim(row, SPEED, f"{entry}/{key}", fmt) for key in keys
-            for entry in ("cpu_seconds_per_step", "cpu_seconds_per_step_main")]
 
 def _windows(synth: Any) -> list[dict[str, Any]]:
     """The 3D window generators of a ``synth.json``, in graph order."""

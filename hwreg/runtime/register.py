@@ -19,7 +19,9 @@ with ``G_f``, ``G_m`` the model grids' voxel->world affines and ``ddf`` trilinea
 
 Speed (the host path around a fast network): the three inputs are read in parallel threads, all
 resampling is torch (:mod:`hwreg.data.sampling`) in slabs of FIXED's grid (no full-volume float64
-coordinate arrays), and the outputs are compressed in parallel threads (zlib releases the GIL).
+coordinate arrays), the outputs are computed in NIfTI's voxel order (Fortran order, so writing
+them is a plain copy) and compressed in parallel threads (ISA-L and zlib release the GIL), and
+:func:`keep_freed_memory` lets large temporaries be reused instead of page-faulted in again.
 :class:`Registrar` holds the loaded model, so batch mode (:mod:`.batch`) loads it once.
 """
 

@@ -99,19 +99,8 @@ def check_label_values(data: np.ndarray, path: Path) -> np.ndarray:
         raise DataError(path, f"label map has negative id {int(data.min())}")
     if data.size and data.max() > np.iinfo(np.int32).max:
         raise DataError(path, f"label map has id {int(data.max())}, beyond int32")
-    n_ids = _distinct(data)
-    if n_ids > MAX_LABEL_IDS:
-        raise DataError(path, f"label map has {n_ids} distinct ids (at most {MAX_LABEL_IDS}): "
+    ids = np.unique(data)
+    if ids.size > MAX_LABEL_IDS:
+        raise DataError(path, f"label map has {ids.size} distinct ids (at most {MAX_LABEL_IDS}): "
                               "is it an intensity image?")
     return data.astype(np.int32)
-
-
-def _distinct(data: np.ndarray) -> int:
-    """Number of distinct values of non-negative integer-valued ``data``: a histogram when the
-    largest id is small (one pass; a 1 mm brain's parcels in 0.02 s instead of the 0.1 s of a
-    sort), else ``np.unique``."""
-    if data.size and data.max() < 1 << 20:
-        flat = data.reshape(-1)
-        return int(np.count_nonzero(np.bincount(flat if flat.dtype.kind in "iu" else
-                                                flat.astype(np.int64))))
-    return int(np.unique(data).size)
